@@ -1,0 +1,221 @@
+"""Genomes: a background colour plus an ordered list of filled polygons.
+
+Coordinates are canvas units in [0, 1]^2, so a genome renders at any size. Colours are
+RGBA floats in [0, 1]; in ``grey`` mode red, green and blue are equal. This module imports
+nothing else of polyface: it is plain data, random draws and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FORMAT = "polyface-genome"
+VERSION = 1
+MODES = ("grey", "rgba")
+MAX_POLYGONS = 4096
+MIN_VERTICES, MAX_VERTICES = 3, 64
+
+
+class GenomeError(ValueError):
+    """A genome (or its JSON) is malformed; the message names the field and the allowed range."""
+
+
+@dataclass
+class Genome:
+    """One portrait: ``vertices`` (N, V, 2) and ``colours`` (N, 4) float32 arrays, a background.
+
+    ``symmetric`` genomes are drawn with every polygon mirrored about the vertical axis.
+    """
+
+    vertices: np.ndarray
+    colours: np.ndarray
+    background: np.ndarray = field(default_factory=lambda: np.array([0.118, 0.118, 0.118], np.float32))
+    mode: str = "rgba"
+    symmetric: bool = False
+
+    def __post_init__(self) -> None:
+        self.vertices = np.asarray(self.vertices, dtype=np.float32)
+        self.colours = np.asarray(self.colours, dtype=np.float32)
+        self.background = np.asarray(self.background, dtype=np.float32)
+        validate(self)
+
+    @property
+    def n_polygons(self) -> int:
+        return int(self.vertices.shape[0])
+
+    @property
+    def n_vertices(self) -> int:
+        return int(self.vertices.shape[1])
+
+    def copy(self) -> Genome:
+        return Genome(self.vertices.copy(), self.colours.copy(), self.background.copy(), self.mode, self.symmetric)
+
+    def drawn(self) -> tuple[np.ndarray, np.ndarray]:
+        """The polygons as they are painted, in order: mirror images follow each polygon when symmetric."""
+        if not self.symmetric or self.n_polygons == 0:
+            return self.vertices, self.colours
+        mirror = self.vertices.copy()
+        mirror[..., 0] = 1.0 - mirror[..., 0]
+        verts = np.stack([self.vertices, mirror], axis=1).reshape(-1, self.n_vertices, 2)
+        cols = np.repeat(self.colours, 2, axis=0)
+        return verts, cols
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "mode": self.mode,
+            "symmetric": self.symmetric,
+            "background": [round(float(v), 6) for v in self.background],
+            "vertices": np.round(self.vertices.astype(np.float64), 6).tolist(),
+            "colours": np.round(self.colours.astype(np.float64), 6).tolist(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Genome):
+            return NotImplemented
+        return (
+            self.mode == other.mode
+            and self.symmetric == other.symmetric
+            and np.array_equal(self.background, other.background)
+            and np.array_equal(self.vertices, other.vertices)
+            and np.array_equal(self.colours, other.colours)
+        )
+
+
+def validate(g: Genome) -> None:
+    """Raise GenomeError naming the first field that is out of shape, type or range."""
+    if g.mode not in MODES:
+        raise GenomeError(f"field 'mode' must be one of {', '.join(MODES)}, got {g.mode!r}")
+    if not isinstance(g.symmetric, (bool, np.bool_)):
+        raise GenomeError(f"field 'symmetric' must be true or false, got {g.symmetric!r}")
+    v, c, b = g.vertices, g.colours, g.background
+    if v.ndim != 3 or v.shape[2] != 2:
+        raise GenomeError(f"field 'vertices' must have shape (N, V, 2), got {tuple(v.shape)}")
+    n, nv = v.shape[0], v.shape[1]
+    if n > MAX_POLYGONS:
+        raise GenomeError(f"field 'vertices' has {n} polygons; allowed 0..{MAX_POLYGONS}")
+    if n > 0 and not MIN_VERTICES <= nv <= MAX_VERTICES:
+        raise GenomeError(f"field 'vertices' has {nv} vertices per polygon; allowed {MIN_VERTICES}..{MAX_VERTICES}")
+    if c.shape != (n, 4):
+        raise GenomeError(f"field 'colours' must have shape ({n}, 4) to match 'vertices', got {tuple(c.shape)}")
+    if b.shape != (3,):
+        raise GenomeError(f"field 'background' must be 3 numbers (RGB, opaque), got shape {tuple(b.shape)}")
+    for name, arr, lo, hi in (("vertices", v, -0.5, 1.5), ("colours", c, 0.0, 1.0), ("background", b, 0.0, 1.0)):
+        if arr.size and not np.all(np.isfinite(arr)):
+            raise GenomeError(f"field '{name}' holds NaN or infinity; allowed finite numbers in [{lo}, {hi}]")
+        if arr.size and (arr.min() < lo or arr.max() > hi):
+            raise GenomeError(f"field '{name}' has values outside the allowed range [{lo}, {hi}]")
+    if g.mode == "grey" and n and not (np.array_equal(c[:, 0], c[:, 1]) and np.array_equal(c[:, 0], c[:, 2])):
+        raise GenomeError("field 'colours' must have equal red, green and blue in grey mode")
+
+
+def random_polygon(
+    rng: np.random.Generator,
+    n_vertices: int,
+    mode: str = "rgba",
+    centre: tuple[float, float] | None = None,
+    radius: float = 0.15,
+    alpha: tuple[float, float] = (0.2, 0.8),
+) -> tuple[np.ndarray, np.ndarray]:
+    """One random polygon: vertices scattered around a centre (random when None), and a colour."""
+    if centre is None:
+        centre = tuple(rng.uniform(0.0, 1.0, size=2))
+    angles = np.sort(rng.uniform(0.0, 2 * math.pi, size=n_vertices))
+    radii = radius * rng.uniform(0.3, 1.0, size=n_vertices)
+    pts = np.stack([centre[0] + radii * np.cos(angles), centre[1] + radii * np.sin(angles)], axis=1)
+    pts = np.clip(pts, 0.0, 1.0).astype(np.float32)
+    a = rng.uniform(*alpha)
+    if mode == "grey":
+        grey = rng.uniform(0.0, 1.0)
+        colour = np.array([grey, grey, grey, a], np.float32)
+    else:
+        colour = np.append(rng.uniform(0.0, 1.0, size=3), a).astype(np.float32)
+    return pts, colour
+
+
+def random_genome(
+    rng: np.random.Generator,
+    n_polygons: int = 50,
+    n_vertices: int = 6,
+    mode: str = "rgba",
+    background: tuple[float, float, float] = (0.118, 0.118, 0.118),
+    symmetric: bool = False,
+    radius: float = 0.15,
+    alpha: tuple[float, float] = (0.2, 0.8),
+) -> Genome:
+    """A genome of ``n_polygons`` random polygons drawn from ``rng``."""
+    if n_polygons < 0 or n_polygons > MAX_POLYGONS:
+        raise GenomeError(f"field 'polygons' must be in 0..{MAX_POLYGONS}, got {n_polygons}")
+    if not MIN_VERTICES <= n_vertices <= MAX_VERTICES:
+        raise GenomeError(f"field 'vertices' must be in {MIN_VERTICES}..{MAX_VERTICES}, got {n_vertices}")
+    verts = np.zeros((n_polygons, n_vertices, 2), np.float32)
+    cols = np.zeros((n_polygons, 4), np.float32)
+    for i in range(n_polygons):
+        centre = None
+        if symmetric:
+            centre = (rng.uniform(0.0, 0.5), rng.uniform(0.0, 1.0))
+        verts[i], cols[i] = random_polygon(rng, n_vertices, mode, centre, radius, alpha)
+    return Genome(verts, cols, np.asarray(background, np.float32), mode, symmetric)
+
+
+def from_dict(data: Any) -> Genome:
+    """Build a Genome from parsed JSON, validating every field."""
+    if not isinstance(data, dict):
+        raise GenomeError(f"a genome must be a JSON object, got {type(data).__name__}")
+    if data.get("format") != FORMAT:
+        raise GenomeError(f"field 'format' must be {FORMAT!r}, got {data.get('format')!r}")
+    version = data.get("version")
+    if version != VERSION:
+        raise GenomeError(f"field 'version' must be {VERSION}, got {version!r}")
+    known = {"format", "version", "mode", "symmetric", "background", "vertices", "colours"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise GenomeError(f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+    for key in ("vertices", "colours", "background"):
+        if key not in data:
+            raise GenomeError(f"field {key!r} is missing")
+    arrays = {}
+    for key in ("vertices", "colours", "background"):
+        try:
+            arr = np.asarray(data[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GenomeError(f"field {key!r} must be a (nested) list of numbers of equal lengths") from None
+        if arr.dtype == object:
+            raise GenomeError(f"field {key!r} must be a (nested) list of numbers of equal lengths")
+        arrays[key] = arr
+    verts = arrays["vertices"]
+    if verts.size == 0:
+        verts = verts.reshape(0, MIN_VERTICES, 2)
+    cols = arrays["colours"]
+    if cols.size == 0:
+        cols = cols.reshape(0, 4)
+    mode = data.get("mode", "rgba")
+    if not isinstance(mode, str):
+        raise GenomeError(f"field 'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+    sym = data.get("symmetric", False)
+    if not isinstance(sym, bool):
+        raise GenomeError(f"field 'symmetric' must be true or false, got {sym!r}")
+    for key, arr in (("vertices", verts), ("colours", cols), ("background", arrays["background"])):
+        if arr.size and np.any(np.abs(arr[np.isfinite(arr)]) > 3.4e38):
+            raise GenomeError(f"field {key!r} holds a number too large for float32")
+    return Genome(verts, cols, arrays["background"], mode, sym)
+
+
+def from_json(text: str) -> Genome:
+    """Parse a genome from JSON text (see ``Genome.to_json``)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise GenomeError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise GenomeError("not valid JSON: nested too deeply") from None
+    return from_dict(data)
