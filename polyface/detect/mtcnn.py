@@ -26,17 +26,21 @@ class Detections:
     (left eye, right eye, nose, left mouth corner, right mouth corner), ``image_index`` (K,)
     says which image each face belongs to. Per image: ``count`` (B,), and the most probable
     face's ``best_prob`` (B,; 0 where none), ``best_box`` (B,4; zeros where none) and
-    ``best_landmarks`` (B,5,2). ``size`` is (H, W) of the images.
+    ``best_landmarks`` (B,5,2). ``logits`` (K,) and ``best_logit`` (B,; 0 where none) are
+    O-Net's face log-odds, which keep growing where the probability has rounded to 1.
+    ``size`` is (H, W) of the images.
     """
 
     boxes: torch.Tensor
     probs: torch.Tensor
+    logits: torch.Tensor
     landmarks: torch.Tensor
     image_index: torch.Tensor
     count: torch.Tensor
     best_prob: torch.Tensor
     best_box: torch.Tensor
     best_landmarks: torch.Tensor
+    best_logit: torch.Tensor
     size: tuple[int, int]
 
     def for_image(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -211,13 +215,18 @@ class FaceDetector(nn.Module):
     def device(self) -> torch.device:
         return next(self.pnet.parameters()).device
 
-    def scales(self, h: int, w: int, min_face_size: float | None = None) -> list[float]:
-        """The image pyramid's scales for an h x w image."""
+    def scales(self, h: int, w: int, min_face_size: float | None = None, skip_below: float = 0.0) -> list[float]:
+        """The image pyramid's scales for an h x w image.
+
+        ``skip_below`` drops the fine levels whose 12 px window sees faces smaller than that
+        many pixels, leaving the other levels exactly where the full pyramid has them.
+        """
         m = 12.0 / (min_face_size or self.min_face_size)
         minl = min(h, w) * m
         out, s = [], m
         while minl >= 12:
-            out.append(s)
+            if 12.0 / s >= skip_below:
+                out.append(s)
             s *= self.factor
             minl *= self.factor
         return out
@@ -228,7 +237,9 @@ class FaceDetector(nn.Module):
         images: torch.Tensor,
         min_face_size: float | None = None,
         thresholds: tuple[float, float, float] | None = None,
+        skip_below: float = 0.0,
     ) -> Detections:
+        """Detect faces in images (B,3,H,W) RGB in [0, 1]; see ``scales`` for ``skip_below``."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
         th = thresholds or self.thresholds
@@ -237,7 +248,7 @@ class FaceDetector(nn.Module):
 
         # Stage 1: P-Net over the pyramid, NMS per scale and image, then per image.
         boxes, inds, picks, offset = [], [], [], 0
-        for scale in self.scales(h, w, min_face_size):
+        for scale in self.scales(h, w, min_face_size, skip_below):
             data = interpolate(imgs, size=(int(h * scale + 1), int(w * scale + 1)), mode="area")
             reg, logits = self.pnet((data - 127.5) * 0.0078125)
             probs = torch.softmax(logits, dim=1)
@@ -283,6 +294,7 @@ class FaceDetector(nn.Module):
 
         # Stage 3: O-Net on 48x48 crops, landmarks, NMS by the smaller area.
         points = imgs.new_zeros((0, 5, 2))
+        face_logits = imgs.new_zeros((0,))
         if boxes.shape[0]:
             data, keep = _crops(imgs, boxes, inds, 48)
             boxes, inds = boxes[keep], inds[keep]
@@ -291,6 +303,7 @@ class FaceDetector(nn.Module):
             ok = score > th[2]
             boxes = torch.cat([boxes[ok, :4], score[ok, None]], dim=1)
             inds, reg, marks = inds[ok], reg[ok], marks[ok]
+            face_logits = (logits[:, 1] - logits[:, 0])[ok]
             bw = boxes[:, 2] - boxes[:, 0] + 1
             bh = boxes[:, 3] - boxes[:, 1] + 1
             px = bw[:, None] * marks[:, :5] + boxes[:, 0:1] - 1
@@ -298,8 +311,10 @@ class FaceDetector(nn.Module):
             points = torch.stack([px, py], dim=2)
             boxes = _bbreg(boxes, reg)
             pick = _nms_min(boxes[:, :4], boxes[:, 4], inds, 0.7)
-            boxes, inds, points = boxes[pick], inds[pick], points[pick]
-        return _dense(boxes, inds, points, b, (h, w))
+            boxes, inds, points, face_logits = boxes[pick], inds[pick], points[pick], face_logits[pick]
+        if boxes.shape[0] == 0:
+            face_logits = imgs.new_zeros((0,))
+        return _dense(boxes, inds, points, face_logits, b, (h, w))
 
     @torch.inference_mode()
     def onet_logit(self, images: torch.Tensor) -> torch.Tensor:
@@ -313,7 +328,9 @@ class FaceDetector(nn.Module):
         return logits[:, 1] - logits[:, 0]
 
 
-def _dense(boxes: torch.Tensor, inds: torch.Tensor, points: torch.Tensor, b: int, size: tuple[int, int]) -> Detections:
+def _dense(
+    boxes: torch.Tensor, inds: torch.Tensor, points: torch.Tensor, logits: torch.Tensor, b: int, size: tuple[int, int]
+) -> Detections:
     dev = boxes.device
     inds = inds.long()
     probs = boxes[:, 4].contiguous()
@@ -321,20 +338,24 @@ def _dense(boxes: torch.Tensor, inds: torch.Tensor, points: torch.Tensor, b: int
     best_prob = torch.zeros(b, device=dev)
     best_box = torch.zeros(b, 4, device=dev)
     best_marks = torch.zeros(b, 5, 2, device=dev)
+    best_logit = torch.zeros(b, device=dev)
     if probs.numel():
         best_prob.scatter_reduce_(0, inds, probs, reduce="amax", include_self=True)
         is_best = probs == best_prob[inds]
         # Where two faces tie, the later one wins; ties of float probabilities are vanishingly rare.
         best_box[inds[is_best]] = boxes[is_best, :4]
         best_marks[inds[is_best]] = points[is_best]
+        best_logit[inds[is_best]] = logits[is_best]
     return Detections(
         boxes=boxes[:, :4].contiguous(),
         probs=probs,
+        logits=logits,
         landmarks=points,
         image_index=inds,
         count=count,
         best_prob=best_prob,
         best_box=best_box,
         best_landmarks=best_marks,
+        best_logit=best_logit,
         size=size,
     )

@@ -1,0 +1,165 @@
+"""One portrait from a Config: ``evolve(config)`` builds the detector, problem, strategy and
+run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`` does."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import secrets
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import polyface
+from polyface.config import Config, parse_colour, to_toml
+from polyface.detect.mtcnn import FaceDetector
+from polyface.genome import random_genome
+from polyface.runio.run_folder import RunFolder
+from polyface.search.augment import AugmentSettings
+from polyface.search.loop import Result, StopRules, run_loop
+from polyface.search.mutate import MutationSettings
+from polyface.search.problem import PortraitProblem
+from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
+
+MAX_VERIFY = 1024
+
+
+class DeviceError(ValueError):
+    """The requested device is not available."""
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' -> cuda, then mps, then cpu; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("device 'cuda' requested but no CUDA GPU is available (use --device cpu or auto)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DeviceError("device 'mps' requested but Apple's MPS is not available (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def with_seed(cfg: Config) -> Config:
+    """The config with a seed: a fresh one is drawn (and recorded) when none was given."""
+    return cfg if cfg.seed is not None else cfg.replace(seed=secrets.randbelow(2**31))
+
+
+def default_out(cfg: Config, root: Path = Path("outputs")) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return root / f"{stamp}-{cfg.preset}-s{cfg.seed}"
+
+
+def verify_sizes(cfg: Config) -> tuple[int, ...]:
+    """Sizes at which the final portrait must pass: working size, preset sizes, output size (<= 1024)."""
+    return tuple(sorted({cfg.work_size, *cfg.verify_sizes, min(cfg.size, MAX_VERIFY)}))
+
+
+def mutation_settings(cfg: Config) -> MutationSettings:
+    return MutationSettings(
+        n_vertices=cfg.vertices,
+        mode=cfg.colour,
+        grey_values=cfg.grey_values,
+        min_polygons=1 if cfg.strategy == "hillclimb" else max(1, min(cfg.polygons, 5)),
+        max_polygons=cfg.max_polygons,
+        alpha=(cfg.alpha_min, cfg.alpha_max),
+        radius=cfg.radius,
+        symmetric=cfg.symmetric,
+    )
+
+
+def build(cfg: Config, device: torch.device | None = None, detector: FaceDetector | None = None):
+    """(problem, strategy) for ``cfg``; every random draw comes from the config's seed."""
+    device = device or pick_device(cfg.device)
+    root = np.random.SeedSequence(cfg.seed)
+    init_seq, strat_seq, prob_seq = root.spawn(3)
+    detector = detector or FaceDetector(device=device)
+    aug = None
+    if cfg.augment:
+        aug = AugmentSettings(
+            copies=cfg.augment,
+            shift=cfg.augment_shift,
+            scale=cfg.augment_scale,
+            rotate=cfg.augment_rotate,
+            blur=cfg.augment_blur,
+            colour=cfg.augment_colour,
+        )
+    problem = PortraitProblem(
+        detector,
+        work_size=cfg.work_size,
+        search_sizes=cfg.search_sizes,
+        thresholds=cfg.search_thresholds,
+        min_box=cfg.min_box,
+        target=cfg.target,
+        augment=aug,
+        rng=np.random.default_rng(prob_seq),
+        landmark_weight=cfg.landmarks,
+    )
+    ms = mutation_settings(cfg)
+    init_rng = np.random.default_rng(init_seq)
+    bg = parse_colour(cfg.background)
+
+    def initial():
+        g = random_genome(
+            init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius, (cfg.alpha_min, cfg.alpha_max)
+        )
+        if cfg.colour == "grey" and cfg.grey_values == "bw" and g.n_polygons:
+            g.colours[:, :3] = np.round(g.colours[:, :3])
+        return g
+
+    strat_rng = np.random.default_rng(strat_seq)
+    if cfg.strategy == "hillclimb":
+        strategy = HillClimbStrategy(initial(), strat_rng, ms)
+    else:
+        strategy = PopulationStrategy(
+            [initial() for _ in range(cfg.elites)],
+            strat_rng,
+            ms,
+            population=cfg.population,
+            elites=cfg.elites,
+            reevaluate=problem.noisy,
+        )
+    return problem, strategy
+
+
+def config_record(cfg: Config, device: torch.device) -> str:
+    """config.toml's text: every resolved setting, then versions and device."""
+    values = cfg.to_dict()
+    values["polyface_version"] = polyface.__version__
+    values["torch_version"] = torch.__version__
+    values["python_version"] = platform.python_version()
+    values["resolved_device"] = str(device)
+    return "# polyface run settings (re-run with: polyface evolve --preset THIS_FILE)\n" + to_toml(values)
+
+
+def evolve(cfg: Config, out: str | Path | None = None, hooks: list = (), write: bool = True) -> Result:
+    """Evolve one portrait. Writes the run folder (``out`` or ``outputs/<stamp>-<preset>-s<seed>``)
+    unless ``write`` is False; ``result.extra['out']`` is its path."""
+    cfg = with_seed(cfg)
+    device = pick_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    problem, strategy = build(cfg, device)
+    all_hooks = list(hooks)
+    folder = None
+    if write:
+        folder = Path(out) if out is not None else default_out(cfg)
+        run_folder = RunFolder(
+            folder,
+            config_record(cfg, device),
+            size=cfg.size,
+            frame_size=cfg.frame_size,
+            frame_every=cfg.frame_every,
+            log_every=cfg.log_every,
+            summary={"seed": cfg.seed, "preset": cfg.preset, "device": str(device)},
+        )
+        all_hooks.insert(0, run_folder)
+    stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
+    result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks)
+    result.extra["out"] = folder
+    result.extra["seed"] = cfg.seed
+    return result

@@ -1,0 +1,151 @@
+"""The run folder: a hook that writes frames, history, log and the final portrait.
+
+Layout::
+
+    RUN/config.toml      every resolved setting, seed, versions, device
+    RUN/genome.json      the best genome
+    RUN/best.png         the portrait at the output size (antialiased, from the genome)
+    RUN/best.svg
+    RUN/frames/000001.png  a frame each time the best improved
+    RUN/history.jsonl    one line per frame: generation, evaluations, best, elapsed_s, genome
+    RUN/log.jsonl        one line per generation (every ``log_every``)
+    RUN/result.json      the summary, written last
+
+Every whole file is written atomically; the two .jsonl files grow one complete line per write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from polyface import atomic
+from polyface.genome import Genome
+from polyface.render import cairo as cairo_render
+from polyface.search.loop import Progress, Result
+
+RESULT = "result.json"
+
+
+class RunFolderError(OSError):
+    """The run folder cannot be made or written."""
+
+
+def prepare(out: Path) -> Path:
+    """Make the run folder (refusing a file in the way), and check that it can be written."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "frames").mkdir(exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"{out}: cannot create the run folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise RunFolderError(f"{out}: folder is not writable")
+    return out
+
+
+def _append_line(path: Path, obj: dict[str, Any]) -> None:
+    line = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of a .jsonl file (a torn last line, from a crash, is skipped)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+class RunFolder:
+    """Hook that keeps a run folder up to date while the loop runs."""
+
+    def __init__(
+        self,
+        out: Path,
+        config_toml: str,
+        size: int = 512,
+        frame_size: int = 256,
+        frame_every: int = 1,
+        log_every: int = 1,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.out = prepare(out)
+        self.size = size
+        self.frame_size = frame_size
+        self.frame_every = frame_every
+        self.log_every = log_every
+        self.summary = dict(summary or {})
+        self.n_frames = len(read_jsonl(self.out / "history.jsonl"))
+        self._improvements = 0
+        atomic.write_text(self.out / "config.toml", config_toml)
+
+    def on_improve(self, genome: Genome, p: Progress) -> None:
+        self._improvements += 1
+        if not self.frame_every or (self._improvements - 1) % self.frame_every:
+            return
+        self.n_frames += 1
+        name = f"frames/{self.n_frames:06d}.png"
+        cairo_render.save(genome, self.out / name, self.frame_size)
+        _append_line(
+            self.out / "history.jsonl",
+            {
+                "frame": name,
+                "generation": p.generation,
+                "evaluations": p.evaluations,
+                "best": round(p.best, 6),
+                "elapsed_s": round(p.elapsed_s, 4),
+                "genome": genome.to_dict(),
+            },
+        )
+
+    def on_generation(self, p: Progress) -> None:
+        if p.generation % self.log_every == 0 or p.portrait:
+            _append_line(self.out / "log.jsonl", p.to_dict())
+
+    def write_portrait(self, genome: Genome) -> None:
+        atomic.write_text(self.out / "genome.json", genome.to_json() + "\n")
+        cairo_render.save(genome, self.out / "best.png", self.size)
+        cairo_render.save(genome, self.out / "best.svg", self.size)
+
+    def on_end(self, r: Result) -> None:
+        self.write_portrait(r.genome)
+        summary = {
+            **self.summary,
+            "status": "done" if r.status != "interrupted" else "interrupted",
+            "stop": r.status,
+            "best": round(r.score, 6),
+            "best_prob": round(r.verdict.min_prob, 6),
+            "portrait": r.portrait,
+            "verdict": r.verdict.to_dict(),
+            "generations": r.generations,
+            "evaluations": r.evaluations,
+            "elapsed_s": round(r.elapsed_s, 3),
+            "size": self.size,
+        }
+        _append_line(
+            self.out / "log.jsonl",
+            {
+                "generation": r.generations,
+                "evaluations": r.evaluations,
+                "best": round(r.score, 6),
+                "mean": None,
+                "elapsed_s": round(r.elapsed_s, 4),
+                "portrait": r.portrait,
+                "final": True,
+            },
+        )
+        atomic.write_text(self.out / RESULT, json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,152 @@
+"""Search strategies with an ask/tell interface. They never call the detector.
+
+``ask()`` returns genomes to evaluate; ``tell(genomes, scores, boxes)`` hands back their
+scores (and, for focus, each candidate's best face box in canvas units, NaN where none).
+The state of each strategy is a small dataclass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from polyface.search.mutate import MutationSettings, add_polygon, mutate, remove_polygon
+from polyface.genome import Genome
+
+
+@dataclass
+class PopulationState:
+    parents: list[Genome]
+    scores: np.ndarray
+    generation: int = 0
+
+
+class PopulationStrategy:
+    """A (mu + lambda) evolution strategy: ``elites`` parents, ``population`` children a generation.
+
+    Children are mutations of parents picked by rank; the best ``elites`` of parents and
+    children survive. With ``reevaluate`` (noisy scoring) parents are scored again each
+    generation together with the children, under the same random draws.
+    """
+
+    def __init__(
+        self,
+        initial: list[Genome],
+        rng: np.random.Generator,
+        settings: MutationSettings,
+        population: int = 24,
+        elites: int = 4,
+        reevaluate: bool = False,
+    ) -> None:
+        self.rng = rng
+        self.settings = settings
+        self.population = population
+        self.elites = elites
+        self.reevaluate = reevaluate
+        self.state = PopulationState(list(initial), np.full(len(initial), -np.inf))
+        self._pending: list[Genome] = []
+        self._n_children = 0
+
+    def ask(self) -> list[Genome]:
+        st = self.state
+        if not np.all(np.isfinite(st.scores)):  # first generation: score the initial genomes
+            self._pending, self._n_children = list(st.parents), 0
+            return self._pending
+        ranks = np.arange(len(st.parents))
+        weights = 1.0 / (ranks + 1.0)
+        weights /= weights.sum()
+        picks = self.rng.choice(len(st.parents), size=self.population, p=weights)
+        children = [mutate(st.parents[i], self.rng, self.settings) for i in picks]
+        self._n_children = len(children)
+        self._pending = children + (list(st.parents) if self.reevaluate else [])
+        return self._pending
+
+    def tell(self, genomes: list[Genome], scores: np.ndarray, boxes: np.ndarray | None = None) -> None:
+        st = self.state
+        scores = np.asarray(scores, dtype=np.float64)
+        if self._n_children == 0:
+            pool, pool_scores = list(genomes), scores
+        elif self.reevaluate:
+            pool, pool_scores = list(genomes), scores
+        else:
+            pool = list(genomes) + st.parents
+            pool_scores = np.concatenate([scores, st.scores])
+        # Stable sort, parents last among equals, so ties keep the children moving.
+        order = np.argsort(-pool_scores, kind="stable")[: self.elites]
+        st.parents = [pool[i] for i in order]
+        st.scores = pool_scores[order]
+        st.generation += 1
+
+    @property
+    def best(self) -> tuple[Genome, float]:
+        return self.state.parents[0], float(self.state.scores[0])
+
+
+@dataclass
+class HillClimbState:
+    current: Genome
+    current_score: float = -math.inf
+    best: Genome | None = None
+    best_score: float = -math.inf
+    generation: int = 0
+    focus: np.ndarray | None = field(default=None)
+
+
+class HillClimbStrategy:
+    """Pareidoloop's (1+1) hill climbing with simulated annealing.
+
+    Each child adds one polygon (inside the current best face box when there is one, else
+    anywhere) or removes one. A worse child is accepted with ``p = exp(5 * delta / T)``,
+    ``T = max(0.01, 1 - best / target)``, scores normalised by ``scale``.
+    """
+
+    def __init__(
+        self,
+        initial: Genome,
+        rng: np.random.Generator,
+        settings: MutationSettings,
+        scale: float = 3.0,
+        p_remove: float = 0.2,
+    ) -> None:
+        self.rng = rng
+        self.settings = settings
+        self.scale = scale
+        self.p_remove = p_remove
+        self.state = HillClimbState(initial)
+        self._pending: list[Genome] = []
+
+    def ask(self) -> list[Genome]:
+        st = self.state
+        if not math.isfinite(st.current_score):
+            self._pending = [st.current]
+            return self._pending
+        g = st.current
+        if g.n_polygons > self.settings.min_polygons and self.rng.random() < self.p_remove:
+            child = remove_polygon(g, self.rng, self.settings)
+        else:
+            child = add_polygon(g, self.rng, self.settings, st.focus)
+        self._pending = [child]
+        return self._pending
+
+    def tell(self, genomes: list[Genome], scores: np.ndarray, boxes: np.ndarray | None = None) -> None:
+        st = self.state
+        child, score = genomes[0], float(scores[0])
+        box = None if boxes is None or not np.all(np.isfinite(boxes[0])) else np.asarray(boxes[0])
+        if not math.isfinite(st.current_score):
+            accept = True
+        else:
+            delta = (score - st.current_score) / self.scale
+            temp = max(0.01, 1.0 - max(st.best_score, 0.0) / self.scale)
+            accept = delta >= 0 or self.rng.random() < math.exp(5.0 * delta / temp)
+        if accept:
+            st.current, st.current_score = child, score
+            st.focus = box
+        if score > st.best_score:
+            st.best, st.best_score = child, score
+        st.generation += 1
+
+    @property
+    def best(self) -> tuple[Genome, float]:
+        return self.state.best, self.state.best_score
