@@ -284,6 +284,8 @@ def resolve_preset(name_or_path: str) -> tuple[str, Path]:
             "or give a path to a .toml file)"
         )
     path = Path(name_or_path)
+    if path.suffix.lower() != ".toml" and not path.is_dir():
+        raise ConfigError(f"preset {name_or_path!r}: a preset file must be a .toml file")
     stem = path.stem if PRESET_NAME.match(path.stem) else "custom"
     return stem, path
 

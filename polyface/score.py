@@ -1,0 +1,86 @@
+"""Score image files with the face detector: the faces found and the portrait verdict."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from polyface import fitness
+from polyface.detect.mtcnn import FaceDetector
+
+MAX_PIXELS = 8192 * 8192
+
+
+class ImageError(ValueError):
+    """An input image cannot be read; the message names the file."""
+
+
+@dataclass
+class ImageScore:
+    path: str
+    faces: list[dict]
+    best_prob: float
+    portrait: bool
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "faces": self.faces, "best_prob": self.best_prob, "portrait": self.portrait}
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB; any problem is an ImageError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise ImageError(f"{path}: image is {w}x{h}; allowed at most {MAX_PIXELS} pixels")
+                if w < 1 or h < 1:
+                    raise ImageError(f"{path}: image is {w}x{h}; allowed at least 1x1")
+                im.load()
+                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    rgba = im.convert("RGBA")
+                    bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    rgb = Image.alpha_composite(bg, rgba).convert("RGB")
+                else:
+                    rgb = im.convert("RGB")
+                return np.asarray(rgb, dtype=np.uint8)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: image too large; allowed at most {MAX_PIXELS} pixels") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: not a readable image ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+
+
+def score_images(paths: list[str | Path], detector: FaceDetector, min_box: float = 0.5) -> list[ImageScore]:
+    """Detect faces in each image and apply the portrait rule."""
+    out = []
+    for p in paths:
+        img = load_image(p)
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255.0)
+        det = detector(x)
+        boxes, probs, _ = det.for_image(0)
+        faces = [
+            {"box": [round(float(v), 2) for v in b], "prob": round(float(pr), 6)}
+            for b, pr in zip(boxes.tolist(), probs.tolist())
+        ]
+        out.append(
+            ImageScore(
+                path=str(p),
+                faces=faces,
+                best_prob=round(float(det.best_prob[0]), 6),
+                portrait=bool(fitness.portrait_rule(det, min_box)[0]),
+            )
+        )
+    return out
