@@ -1,0 +1,85 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polyface.config import FIELDS, Config, ConfigError, apply, describe_presets, load_preset, to_toml
+
+
+def test_builtin_presets_load_and_describe_themselves():
+    names = dict(describe_presets())
+    assert {"default", "pareidoloop", "triangles", "mono", "fool"} <= set(names)
+    assert all(names.values())
+    p = load_preset("pareidoloop")
+    assert p.strategy == "hillclimb" and p.colour == "grey" and p.vertices == 4
+    assert p.work_size == 50 and p.background == "#1e1e1e"
+
+
+def test_user_preset_file_layers_over_defaults(tmp_path):
+    f = tmp_path / "mine.toml"
+    f.write_text('description = "x"\npolygons = 12\nsymmetric = true\n')
+    cfg = load_preset(str(f))
+    assert cfg.preset == "mine" and cfg.polygons == 12 and cfg.symmetric and cfg.vertices == Config().vertices
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("polygonz = 3", "unknown key 'polygonz'"),
+        ("polygons = -1", "'polygons' must be an integer in 0..4096"),
+        ("polygons = 2.5", "'polygons' must be an integer"),
+        ('colour = "cmyk"', "'colour' must be one of rgba, grey"),
+        ("target = 1.5", "'target' must be a number in 0..1"),
+        ("symmetric = 1", "'symmetric' must be true or false"),
+        ('background = "red"', "'background' must be a colour #rrggbb"),
+        ("search_sizes = [64, 9999]", "'search_sizes' must be a list"),
+        ("search_thresholds = [0.5, 0.5]", "'search_thresholds' must be a list of 3"),
+        ("alpha_min = 0.9\nalpha_max = 0.1", "'alpha_min' must be at most"),
+        ("polygons = [", "not valid TOML"),
+        ("", "empty preset"),
+    ],
+)
+def test_bad_preset_names_file_key_and_range(tmp_path, body, needle):
+    f = tmp_path / "bad.toml"
+    f.write_text(body + "\n")
+    with pytest.raises(ConfigError) as e:
+        load_preset(str(f))
+    msg = str(e.value)
+    assert needle in msg and str(f) in msg and "\n" not in msg
+
+
+def test_missing_and_folder_presets(tmp_path):
+    with pytest.raises(ConfigError, match="no such preset file"):
+        load_preset(str(tmp_path / "none.toml"))
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_preset(str(tmp_path) + "/")
+    with pytest.raises(ConfigError, match="must be a .toml file"):
+        load_preset("../etc/passwd")
+    with pytest.raises(ConfigError, match="no such built-in preset"):
+        load_preset("nope")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    polygons=st.integers(-10, 5000),
+    target=st.floats(allow_nan=True, allow_infinity=True),
+    colour=st.text(max_size=6),
+)
+def test_preset_parsing_property(polygons, target, colour):
+    """Any values either give a Config within the declared ranges or a one-line ConfigError."""
+    values = {"polygons": polygons, "target": target, "colour": colour, "max_polygons": 4096}
+    try:
+        cfg = apply(Config(), values, "p.toml")
+    except ConfigError as e:
+        assert "\n" not in str(e) and str(e).startswith("p.toml: ")
+        return
+    assert 0 <= cfg.polygons <= 4096 and 0.0 <= cfg.target <= 1.0 and cfg.colour in ("rgba", "grey")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(k for k in FIELDS if k not in ("preset", "description", "seed"))))
+def test_config_toml_round_trip(key):
+    import tomllib
+
+    cfg = load_preset("default")
+    back = apply(Config(), tomllib.loads(to_toml(cfg.to_dict())), "round-trip")
+    assert getattr(back, key) == getattr(cfg, key)

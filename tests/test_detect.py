@@ -1,0 +1,104 @@
+"""The detector against facenet-pytorch's MTCNN (the reference implementation), on real faces."""
+
+import numpy as np
+import pytest
+import torch
+
+from polyface.detect import FaceDetector
+from polyface.detect.nets import weights_dir
+
+from conftest import to_batch
+
+
+def _images(astronaut):
+    from skimage import data
+
+    cam = np.stack([data.camera()] * 3, -1)
+    face = astronaut[30:230, 125:325]
+    imgs = {
+        "astronaut": astronaut,
+        "camera": cam,
+        "face": face,
+        "face-small": np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(face).resize((96, 96))),
+        "wide": astronaut[0:300, 50:450],
+    }
+    return {k: np.ascontiguousarray(v) for k, v in imgs.items()}
+
+
+@pytest.fixture(scope="module")
+def reference():
+    facenet = pytest.importorskip("facenet_pytorch")
+    return facenet.MTCNN(keep_all=True, device="cpu")
+
+
+def test_weights_found_without_import():
+    folder = weights_dir()
+    assert {p.name for p in folder.glob("*.pt")} >= {"pnet.pt", "rnet.pt", "onet.pt"}
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "face", "face-small", "wide"])
+def test_parity_with_facenet_pytorch(name, astronaut, detector, reference):
+    img = _images(astronaut)[name]
+    ref_boxes, ref_probs = reference.detect(img)
+    det = detector(to_batch(img))
+    boxes, probs, _ = det.for_image(0)
+    if ref_boxes is None:
+        assert len(probs) == 0
+        return
+    order = np.argsort(-np.asarray(ref_probs, dtype=float))
+    ref_boxes = np.asarray(ref_boxes, dtype=float)[order]
+    ref_probs = np.asarray(ref_probs, dtype=float)[order]
+    assert len(probs) == len(ref_probs)
+    np.testing.assert_allclose(probs.numpy(), ref_probs, atol=1e-4)
+    np.testing.assert_allclose(boxes.numpy(), ref_boxes, atol=1.0)
+
+
+def test_landmarks_match_reference(astronaut, detector, reference):
+    img = _images(astronaut)["face"]
+    _, _, ref_points = reference.detect(img, landmarks=True)
+    _, _, points = detector(to_batch(img)).for_image(0)
+    np.testing.assert_allclose(points.numpy(), np.asarray(ref_points, dtype=float), atol=1.0)
+
+
+def test_batch_equals_one_by_one(astronaut, detector):
+    face = _images(astronaut)["face"]
+    blank = np.full_like(face, 128)
+    flipped = np.ascontiguousarray(face[:, ::-1])
+    det = detector(to_batch(face, blank, flipped))
+    assert det.count.tolist()[1] == 0 and det.best_prob[1] == 0
+    for i, img in ((0, face), (2, flipped)):
+        one = detector(to_batch(img))
+        assert int(det.count[i]) == int(one.count[0])
+        assert abs(float(det.best_prob[i]) - float(one.best_prob[0])) < 1e-5
+        assert torch.allclose(det.best_box[i], one.best_box[0], atol=1e-3)
+
+
+def test_dense_fields_have_documented_shapes(astronaut, detector):
+    det = detector(to_batch(_images(astronaut)["face"], _images(astronaut)["face"]))
+    k = det.probs.shape[0]
+    assert det.boxes.shape == (k, 4) and det.landmarks.shape == (k, 5, 2) and det.image_index.shape == (k,)
+    assert det.count.shape == (2,) and det.best_box.shape == (2, 4) and det.best_landmarks.shape == (2, 5, 2)
+    assert det.best_prob.dtype == torch.float32 and det.best_logit.shape == (2,)
+    assert float(det.best_logit[0]) > 5  # a real face: high log-odds
+
+
+def test_blank_image_has_no_face(detector):
+    det = detector(torch.full((1, 3, 80, 80), 0.5))
+    assert int(det.count[0]) == 0 and float(det.best_prob[0]) == 0.0
+
+
+def test_runs_on_each_device(device, astronaut):
+    det = FaceDetector(device=device)(to_batch(_images(astronaut)["face"]))
+    assert int(det.count[0]) == 1 and float(det.best_prob[0]) > 0.99
+
+
+def test_onet_logit_ranks_a_face_above_noise(astronaut, detector):
+    face = np.ascontiguousarray(astronaut[62:172, 170:280])  # cropped to the face box, as O-Net sees faces
+    noise = np.random.default_rng(0).integers(0, 255, face.shape, dtype=np.uint8)
+    logits = detector.onet_logit(to_batch(face, noise))
+    assert logits[0] > 3 and logits[0] > logits[1]
+
+
+def test_bad_input_shape(detector):
+    with pytest.raises(ValueError, match="shape"):
+        detector(torch.zeros(3, 64, 64))

@@ -1,0 +1,92 @@
+"""The fitness rule on hand-made detections: passing always beats failing."""
+
+import numpy as np
+import pytest
+import torch
+
+from polyface import fitness
+from polyface.detect.mtcnn import Detections
+
+
+def make_det(faces, b=None, size=(64, 64)):
+    """faces: list of (image, box, prob, logit)."""
+    b = b if b is not None else (max(f[0] for f in faces) + 1 if faces else 1)
+    boxes = torch.tensor([f[1] for f in faces], dtype=torch.float32).reshape(-1, 4)
+    probs = torch.tensor([f[2] for f in faces], dtype=torch.float32)
+    logits = torch.tensor([f[3] for f in faces], dtype=torch.float32)
+    inds = torch.tensor([f[0] for f in faces], dtype=torch.long)
+    count = torch.bincount(inds, minlength=b)
+    best_prob, best_box, best_logit = torch.zeros(b), torch.zeros(b, 4), torch.zeros(b)
+    for i in range(b):
+        sel = [k for k, f in enumerate(faces) if f[0] == i]
+        if sel:
+            k = max(sel, key=lambda k: faces[k][2])
+            best_prob[i], best_box[i], best_logit[i] = probs[k], boxes[k], logits[k]
+    return Detections(
+        boxes, probs, logits, torch.zeros(len(faces), 5, 2), inds, count, best_prob, best_box,
+        torch.zeros(b, 5, 2), best_logit, size,
+    )
+
+
+BIG = [8, 8, 56, 56]
+SMALL = [10, 10, 30, 30]
+
+
+def test_rule_needs_exactly_one_large_face():
+    det = make_det(
+        [(0, BIG, 0.99, 5.0), (1, SMALL, 0.99, 5.0), (2, BIG, 0.99, 5.0), (2, SMALL, 0.8, 1.0)], b=4
+    )
+    assert fitness.portrait_rule(det, 0.5).tolist() == [True, False, False, False]
+    # min_box is configurable: the small face passes a lenient rule
+    assert fitness.portrait_rule(det, 0.3).tolist()[1]
+
+
+def test_rule_checks_width_and_height():
+    det = make_det([(0, [0, 0, 60, 20], 0.99, 5.0), (1, [0, 0, 20, 60], 0.99, 5.0)])
+    assert fitness.portrait_rule(det).tolist() == [False, False]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_passing_always_beats_failing(seed):
+    rng = np.random.default_rng(seed)
+    faces = []
+    for i in range(40):
+        kind = rng.integers(0, 4)
+        if kind == 1:
+            faces.append((i, BIG, float(rng.uniform(0.7, 1)), float(rng.uniform(0.8, 30))))
+        elif kind == 2:
+            faces.append((i, SMALL, float(rng.uniform(0.7, 1)), float(rng.uniform(0.8, 30))))
+        elif kind == 3:
+            faces += [(i, BIG, 1.0, 30.0), (i, SMALL, 1.0, 30.0)]
+    det = make_det(faces, b=40)
+    canvas = torch.tensor(rng.uniform(-20, 40, 40), dtype=torch.float32)  # even a huge fallback logit
+    s = fitness.tiered_score(det, canvas)
+    passes = fitness.portrait_rule(det)
+    assert passes.any() and (~passes).any()
+    assert s[passes].min() > s[~passes].max()
+    # a face found but failing the rule beats no face at all
+    found = (det.count > 0) & ~passes
+    assert s[found].min() > s[det.count == 0].max()
+
+
+def test_score_keeps_climbing_after_the_probability_saturates():
+    det = make_det([(0, BIG, 1.0, 17.0), (1, BIG, 1.0, 19.0)])
+    s = fitness.tiered_score(det, torch.zeros(2))
+    assert s[1] > s[0] > fitness.PASS_TIER
+
+
+def test_combine_sizes_rewards_passing_more_sizes():
+    first = torch.tensor([0.5, 1.5, 2.4, 2.4, 2.9])
+    second = torch.tensor([float("nan"), float("nan"), 1.2, 2.1, 2.9])
+    s = fitness.combine_sizes([first, second])
+    assert s[0] == 0.5 and s[1] == 1.5  # failing at the first size keeps the first size's score
+    assert fitness.PASS_TIER <= s[2] < s[3] < s[4] <= 3.0
+
+
+def test_landmark_plausibility_prefers_a_face_layout():
+    det = make_det([(0, BIG, 0.99, 5.0), (1, BIG, 0.99, 5.0)])
+    good = torch.tensor([[22.0, 25], [42, 25], [32, 35], [25, 45], [39, 45]])
+    bad = torch.tensor([[22.0, 45], [42, 20], [10, 10], [25, 15], [50, 50]])
+    det.best_landmarks = torch.stack([good, bad])
+    p = fitness.landmark_plausibility(det)
+    assert p[0] > 0.7 and p[1] < 0.2

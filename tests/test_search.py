@@ -1,0 +1,199 @@
+"""Strategies and the loop's mechanics on a cheap scorer, then short runs with the real detector."""
+
+import json
+
+import numpy as np
+import pytest
+
+from polyface.config import load_preset
+from polyface.genome import random_genome
+from polyface.run import build, evolve
+from polyface.search.loop import StopRules, run_loop
+from polyface.search.mutate import MutationSettings, mutate
+from polyface.search.problem import Evaluation, Verdict
+from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
+
+
+class CentreProblem:
+    """A cheap stand-in scorer for mechanics only: polygons near the centre score high."""
+
+    sizes = (64,)
+    noisy = False
+
+    def __init__(self, target=None):
+        self.target = target
+        self.calls = 0
+
+    def evaluate(self, genomes):
+        self.calls += 1
+        scores = np.array([2.9 - np.abs(g.vertices.mean(1) - 0.5).sum(1).mean() if g.n_polygons else 0.0 for g in genomes])
+        n = len(genomes)
+        return Evaluation(scores, np.zeros(n, bool), np.zeros(n), np.full((n, 4), np.nan))
+
+    def verify(self, genome, sizes, stop_early=True):
+        ok = self.target is not None and self.evaluate([genome]).scores[0] >= self.target
+        return Verdict({64: (bool(ok), 1.0 if ok else 0.0, int(ok))})
+
+
+SETTINGS = MutationSettings(n_vertices=4, max_polygons=30)
+
+
+def test_mutation_is_seeded_and_keeps_genomes_valid():
+    g = random_genome(np.random.default_rng(0), 10, 4)
+    a = [mutate(g, np.random.default_rng(1), SETTINGS) for _ in range(3)]
+    b = [mutate(g, np.random.default_rng(1), SETTINGS) for _ in range(3)]
+    assert all(x == y for x, y in zip(a, b))
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        g = mutate(g, rng, SETTINGS)
+    assert 1 <= g.n_polygons <= 30 and g.vertices.min() >= 0 and g.vertices.max() <= 1
+
+
+def test_population_ask_tell_improves_and_keeps_elites():
+    rng = np.random.default_rng(0)
+    init = [random_genome(rng, 10, 4) for _ in range(3)]
+    strat = PopulationStrategy(init, np.random.default_rng(1), SETTINGS, population=12, elites=3)
+    prob = CentreProblem()
+    first = strat.ask()
+    assert len(first) == 3  # the initial genomes are scored first
+    strat.tell(first, prob.evaluate(first).scores)
+    start = strat.best[1]
+    bests = []
+    for _ in range(40):
+        kids = strat.ask()
+        assert len(kids) == 12
+        strat.tell(kids, prob.evaluate(kids).scores)
+        bests.append(strat.best[1])
+    assert all(b2 >= b1 for b1, b2 in zip(bests, bests[1:]))  # elitism: the best never gets worse
+    assert bests[-1] > start
+    assert len(strat.state.parents) == 3 and strat.state.generation == 41
+
+
+def test_hillclimb_adds_or_removes_one_polygon_and_anneals():
+    settings = MutationSettings(n_vertices=4, max_polygons=1000)
+    strat = HillClimbStrategy(random_genome(np.random.default_rng(0), 5, 4), np.random.default_rng(3), settings)
+    prob = CentreProblem()
+    g0 = strat.ask()
+    strat.tell(g0, prob.evaluate(g0).scores)
+    accepted_worse = 0
+    for _ in range(200):
+        before, before_score = strat.state.current, strat.state.current_score
+        (child,) = strat.ask()
+        assert abs(child.n_polygons - before.n_polygons) == 1
+        score = prob.evaluate([child]).scores
+        strat.tell([child], score)
+        if strat.state.current is child and score[0] < before_score:
+            accepted_worse += 1
+    assert accepted_worse > 0  # annealing accepts some worse children
+    assert strat.best[1] >= max(strat.state.current_score, 0)
+
+
+def test_loop_stop_rules_and_hooks():
+    events = []
+
+    class Rec:
+        def on_start(self, g):
+            events.append("start")
+
+        def on_generation(self, p):
+            events.append(("gen", p.generation))
+
+        def on_end(self, r):
+            events.append(("end", r.status))
+
+    rng = np.random.default_rng(0)
+    strat = PopulationStrategy([random_genome(rng, 8, 4)], np.random.default_rng(1), SETTINGS, 6, 1)
+    r = run_loop(strat, CentreProblem(), StopRules(max_generations=7), (64,), [Rec()])
+    assert r.status == "max_generations" and r.generations == 7 and r.evaluations == 1 + 6 * 6
+    assert events[0] == "start" and events[-1] == ("end", "max_generations")
+    assert [e[1] for e in events if e[0] == "gen"] == list(range(1, 8))
+
+    strat = PopulationStrategy([random_genome(rng, 8, 4)], np.random.default_rng(1), SETTINGS, 6, 1)
+    r = run_loop(strat, CentreProblem(target=0.0), StopRules(max_generations=100), (64,))
+    assert r.status == "target" and r.portrait and r.generations == 1
+
+    strat = HillClimbStrategy(random_genome(rng, 3, 4), np.random.default_rng(1), SETTINGS)
+    r = run_loop(strat, CentreProblem(), StopRules(max_generations=10**6, stagnation=20), (64,))
+    assert r.status == "stagnation"
+
+
+def test_loop_ctrl_c_returns_best_so_far():
+    class Interrupt:
+        def on_generation(self, p):
+            if p.generation == 3:
+                raise KeyboardInterrupt
+
+    ends = []
+
+    class End:
+        def on_end(self, r):
+            ends.append(r)
+
+    rng = np.random.default_rng(0)
+    strat = PopulationStrategy([random_genome(rng, 8, 4)], np.random.default_rng(1), SETTINGS, 6, 1)
+    r = run_loop(strat, CentreProblem(), StopRules(max_generations=100), (64,), [Interrupt(), End()])
+    assert r.status == "interrupted" and r.generations == 3 and ends and ends[0].genome is r.genome
+
+
+# ---- the real detector -------------------------------------------------------------------------
+
+
+def small(preset="default", **kw):
+    base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
+                frame_size=48, verify_sizes=(48,), max_generations=4, threads=2)
+    base.update(kw)
+    return load_preset(preset).replace(**base)
+
+
+def test_same_seed_same_genome_on_cpu():
+    a = evolve(small(), write=False)
+    b = evolve(small(), write=False)
+    c = evolve(small(seed=4), write=False)
+    assert a.genome == b.genome and a.score == b.score
+    assert a.genome != c.genome
+
+
+def test_same_seed_same_genome_with_robust_scoring():
+    a = evolve(small(augment=3, landmarks=0.5), write=False)
+    b = evolve(small(augment=3, landmarks=0.5), write=False)
+    assert a.genome == b.genome
+
+
+def test_real_run_writes_a_complete_run_folder(tmp_path):
+    r = evolve(small(max_generations=6), out=tmp_path / "run")
+    out = tmp_path / "run"
+    for name in ("config.toml", "genome.json", "best.png", "best.svg", "log.jsonl", "history.jsonl", "result.json"):
+        assert (out / name).is_file(), name
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    per_gen = [x for x in lines if not x.get("final")]
+    assert [x["generation"] for x in per_gen] == list(range(1, 7))
+    for x in per_gen:
+        assert {"generation", "evaluations", "best", "mean", "elapsed_s", "portrait"} <= set(x)
+    assert per_gen[-1]["evaluations"] == r.evaluations
+    result = json.loads((out / "result.json").read_text())
+    assert result["seed"] == 3 and result["generations"] == 6 and result["status"] == "done"
+    frames = sorted((out / "frames").glob("*.png"))
+    history = (out / "history.jsonl").read_text().splitlines()
+    assert len(frames) == len(history) >= 1
+    from PIL import Image
+
+    with Image.open(out / "best.png") as im:
+        assert im.size == (96, 96)
+    toml = (out / "config.toml").read_text()
+    assert "seed = 3" in toml and "torch_version" in toml and "resolved_device" in toml
+
+
+@pytest.mark.slow
+def test_fool_preset_finds_a_face_quickly():
+    """The plain scorer meets the portrait rule at the working size within a short budget."""
+    cfg = load_preset("fool").replace(seed=2, size=128, time_limit=60, threads=2)
+    r = evolve(cfg, write=False)
+    assert r.status == "target", r.verdict.to_dict()
+    assert r.portrait and r.verdict.sizes[64][1] >= 0.99
+
+
+def test_build_gives_the_configured_strategy():
+    _, strat = build(small(strategy="hillclimb", polygons=0))
+    assert isinstance(strat, HillClimbStrategy)
+    _, strat = build(small())
+    assert isinstance(strat, PopulationStrategy) and strat.population == 8
