@@ -71,9 +71,9 @@ class Genome:
             "version": VERSION,
             "mode": self.mode,
             "symmetric": self.symmetric,
-            "background": [round(float(v), 6) for v in self.background],
-            "vertices": np.round(self.vertices.astype(np.float64), 6).tolist(),
-            "colours": np.round(self.colours.astype(np.float64), 6).tolist(),
+            "background": _exact(self.background),
+            "vertices": _exact(self.vertices),
+            "colours": _exact(self.colours),
         }
 
     def to_json(self) -> str:
@@ -89,6 +89,12 @@ class Genome:
             and np.array_equal(self.vertices, other.vertices)
             and np.array_equal(self.colours, other.colours)
         )
+
+
+def _exact(arr: np.ndarray) -> list:
+    """Nested lists of the shortest decimals that read back as the very same float32 values."""
+    flat = [float(np.format_float_positional(v, unique=True, trim="-")) for v in arr.astype(np.float32).ravel()]
+    return np.array(flat, dtype=np.float64).reshape(arr.shape).tolist()
 
 
 def validate(g: Genome) -> None:

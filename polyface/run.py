@@ -17,7 +17,7 @@ from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import random_genome
 from polyface.runio.run_folder import RunFolder
 from polyface.search.augment import AugmentSettings
-from polyface.search.loop import Result, StopRules, run_loop
+from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
@@ -136,18 +136,48 @@ def config_record(cfg: Config, device: torch.device) -> str:
     return "# polyface run settings (re-run with: polyface evolve --preset THIS_FILE)\n" + to_toml(values)
 
 
-def evolve(cfg: Config, out: str | Path | None = None, hooks: list = (), write: bool = True) -> Result:
+def evolve(
+    cfg: Config,
+    out: str | Path | None = None,
+    hooks: list = (),
+    write: bool = True,
+    checkpoint_every: float = 5.0,
+) -> Result:
     """Evolve one portrait. Writes the run folder (``out`` or ``outputs/<stamp>-<preset>-s<seed>``)
     unless ``write`` is False; ``result.extra['out']`` is its path."""
     cfg = with_seed(cfg)
+    folder = (Path(out) if out is not None else default_out(cfg)) if write else None
+    return _run(cfg, folder, hooks, None, checkpoint_every)
+
+
+def resume(out: str | Path, hooks: list = (), checkpoint_every: float = 5.0, **stop_overrides) -> Result:
+    """Continue the interrupted run in ``out`` from its checkpoint, exactly where it stopped.
+
+    ``stop_overrides`` (max_generations, time_limit, stagnation) may extend its stop rules.
+    """
+    from polyface.config import apply
+    from polyface.runio.run_folder import read_checkpoint
+
+    folder = Path(out)
+    doc = read_checkpoint(folder)
+    source = str(folder / "checkpoint.json")
+    cfg = apply(Config(), doc["config"], source)
+    cfg = apply(cfg, {k: v for k, v in stop_overrides.items() if v is not None}, "resume")
+    return _run(cfg, folder, hooks, doc, checkpoint_every)
+
+
+def _run(cfg: Config, folder: Path | None, hooks: list, doc: dict | None, checkpoint_every: float) -> Result:
     device = pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     problem, strategy = build(cfg, device)
+    state = None
+    if doc is not None:
+        strategy.load_state_dict(doc["strategy"])
+        problem.load_state_dict(doc["problem"])
+        state = LoopState.from_dict(doc["loop"])
     all_hooks = list(hooks)
-    folder = None
-    if write:
-        folder = Path(out) if out is not None else default_out(cfg)
+    if folder is not None:
         run_folder = RunFolder(
             folder,
             config_record(cfg, device),
@@ -156,10 +186,13 @@ def evolve(cfg: Config, out: str | Path | None = None, hooks: list = (), write: 
             frame_every=cfg.frame_every,
             log_every=cfg.log_every,
             summary={"seed": cfg.seed, "preset": cfg.preset, "device": str(device)},
+            config=cfg.to_dict(),
+            resume=doc,
         )
         all_hooks.insert(0, run_folder)
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
-    result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks)
+    result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
     result.extra["out"] = folder
     result.extra["seed"] = cfg.seed
+    result.extra["config"] = cfg
     return result

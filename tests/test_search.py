@@ -30,6 +30,12 @@ class CentreProblem:
         n = len(genomes)
         return Evaluation(scores, np.zeros(n, bool), np.zeros(n), np.full((n, 4), np.nan))
 
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, d):
+        pass
+
     def verify(self, genome, sizes, stop_early=True):
         ok = self.target is not None and self.evaluate([genome]).scores[0] >= self.target
         return Verdict({64: (bool(ok), 1.0 if ok else 0.0, int(ok))})
@@ -197,3 +203,63 @@ def test_build_gives_the_configured_strategy():
     assert isinstance(strat, HillClimbStrategy)
     _, strat = build(small())
     assert isinstance(strat, PopulationStrategy) and strat.population == 8
+
+
+# ---- checkpoint and resume ----------------------------------------------------------------------
+
+
+def _logs(folder):
+    lines = [json.loads(x) for x in (folder / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in x.items() if k != "elapsed_s"} for x in lines]
+
+
+@pytest.mark.parametrize("where", ["between generations", "inside an evaluation"])
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, monkeypatch, where):
+    from polyface.run import resume
+    from polyface.search.problem import PortraitProblem
+
+    cfg = small(seed=11, max_generations=24)
+    whole = evolve(cfg, out=tmp_path / "whole", checkpoint_every=0)
+
+    if where == "between generations":
+
+        class Stop:
+            def on_generation(self, p):
+                if p.generation == 9:
+                    raise KeyboardInterrupt
+
+        first = evolve(cfg, out=tmp_path / "cut", hooks=[Stop()], checkpoint_every=0)
+    else:
+        real = PortraitProblem.evaluate
+        calls = {"n": 0}
+
+        def flaky(self, genomes):
+            calls["n"] += 1
+            if calls["n"] == 10:
+                raise KeyboardInterrupt
+            return real(self, genomes)
+
+        monkeypatch.setattr(PortraitProblem, "evaluate", flaky)
+        first = evolve(cfg, out=tmp_path / "cut", checkpoint_every=0)
+        monkeypatch.setattr(PortraitProblem, "evaluate", real)
+    assert first.status == "interrupted" and first.generations == 9
+    cut = tmp_path / "cut"
+    assert json.loads((cut / "result.json").read_text())["status"] == "interrupted"
+    assert (cut / "best.png").is_file() and (cut / "checkpoint.json").is_file()
+
+    resumed = resume(cut)
+    assert resumed.genome == whole.genome and resumed.score == whole.score
+    assert resumed.generations == whole.generations and resumed.evaluations == whole.evaluations
+    assert _logs(cut) == _logs(tmp_path / "whole")
+    assert (cut / "genome.json").read_text() == (tmp_path / "whole" / "genome.json").read_text()
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    from polyface.run import resume
+    from polyface.runio.run_folder import RunFolderError
+
+    with pytest.raises(RunFolderError, match="no checkpoint"):
+        resume(tmp_path)
+    (tmp_path / "checkpoint.json").write_text("{broken")
+    with pytest.raises(RunFolderError, match="not a readable checkpoint"):
+        resume(tmp_path)

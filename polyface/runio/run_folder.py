@@ -9,6 +9,7 @@ Layout::
     RUN/frames/000001.png  a frame each time the best improved
     RUN/history.jsonl    one line per frame: generation, evaluations, best, elapsed_s, genome
     RUN/log.jsonl        one line per generation (every ``log_every``)
+    RUN/checkpoint.json  everything needed to continue the run exactly (every few seconds, at exit)
     RUN/result.json      the summary, written last
 
 Every whole file is written atomically; the two .jsonl files grow one complete line per write.
@@ -27,6 +28,9 @@ from polyface.render import cairo as cairo_render
 from polyface.search.loop import Progress, Result
 
 RESULT = "result.json"
+CHECKPOINT = "checkpoint.json"
+CHECKPOINT_FORMAT = "polyface-checkpoint"
+CHECKPOINT_VERSION = 1
 
 
 class RunFolderError(OSError):
@@ -57,6 +61,36 @@ def _append_line(path: Path, obj: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def _truncate(path: Path, size: int) -> None:
+    if path.exists() and path.stat().st_size > size:
+        with open(path, "r+b") as f:
+            f.truncate(size)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def read_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """The checkpoint of a run folder, checked for its format; RunFolderError names what is wrong."""
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir}: no such run folder")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(f"{path}: no checkpoint to resume from (not a polyface run folder?)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RunFolderError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
+        raise RunFolderError(f"{path}: field 'format' must be {CHECKPOINT_FORMAT!r}")
+    if doc.get("version") != CHECKPOINT_VERSION:
+        raise RunFolderError(f"{path}: field 'version' must be {CHECKPOINT_VERSION}, got {doc.get('version')!r}")
+    for key in ("config", "files", "loop", "strategy", "problem", "n_frames", "improvements"):
+        if key not in doc:
+            raise RunFolderError(f"{path}: field {key!r} is missing")
+    return doc
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The complete lines of a .jsonl file (a torn last line, from a crash, is skipped)."""
     if not path.exists():
@@ -82,16 +116,47 @@ class RunFolder:
         frame_every: int = 1,
         log_every: int = 1,
         summary: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> None:
         self.out = prepare(out)
+        self.config = dict(config or {})
         self.size = size
         self.frame_size = frame_size
         self.frame_every = frame_every
         self.log_every = log_every
         self.summary = dict(summary or {})
-        self.n_frames = len(read_jsonl(self.out / "history.jsonl"))
+        self.n_frames = 0
         self._improvements = 0
+        if resume is not None:
+            # Back to the checkpoint: drop log lines and frames written after it.
+            for name, size in resume["files"].items():
+                _truncate(self.out / name, int(size))
+            self.n_frames = int(resume["n_frames"])
+            self._improvements = int(resume["improvements"])
+            (self.out / RESULT).unlink(missing_ok=True)
+        else:
+            for name in ("log.jsonl", "history.jsonl", CHECKPOINT, RESULT):
+                (self.out / name).unlink(missing_ok=True)
         atomic.write_text(self.out / "config.toml", config_toml)
+
+    def on_checkpoint(self, snapshot: dict[str, Any]) -> None:
+        """Write checkpoint.json atomically: the loop's snapshot plus this folder's file positions."""
+        files = {}
+        for name in ("log.jsonl", "history.jsonl"):
+            path = self.out / name
+            files[name] = path.stat().st_size if path.exists() else 0
+        doc = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": self.config,
+            "summary": self.summary,
+            "files": files,
+            "n_frames": self.n_frames,
+            "improvements": self._improvements,
+            **snapshot,
+        }
+        atomic.write_text(self.out / CHECKPOINT, json.dumps(doc, separators=(",", ":")) + "\n")
 
     def on_improve(self, genome: Genome, p: Progress) -> None:
         self._improvements += 1

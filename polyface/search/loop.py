@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from polyface.genome import Genome
+from polyface.genome import Genome, from_dict
 from polyface.search.problem import PortraitProblem, Verdict
 
 
@@ -76,6 +76,47 @@ class StopRules:
     time_limit: float = 0.0  # seconds; 0 = off
 
 
+@dataclass
+class LoopState:
+    """What the loop itself remembers between generations (the strategy keeps the rest)."""
+
+    generation: int = 0
+    evaluations: int = 0
+    elapsed_s: float = 0.0
+    best: Genome | None = None
+    best_score: float = -math.inf
+    last_improve: int = 0
+    verdict: Verdict = field(default_factory=Verdict)
+    verified: Genome | None = None  # the genome ``verdict`` belongs to
+
+    def to_dict(self) -> dict:
+        return {
+            "generation": self.generation,
+            "evaluations": self.evaluations,
+            "elapsed_s": self.elapsed_s,
+            "best": self.best.to_dict() if self.best is not None else None,
+            "best_score": self.best_score if math.isfinite(self.best_score) else None,
+            "last_improve": self.last_improve,
+            "verdict": [[s, ok, p, n] for s, (ok, p, n) in sorted(self.verdict.sizes.items())],
+            "verified_is_best": self.verified is not None and self.verified is self.best,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LoopState:
+        best = from_dict(d["best"]) if d["best"] is not None else None
+        verdict = Verdict({int(s): (bool(ok), float(p), int(n)) for s, ok, p, n in d["verdict"]})
+        return cls(
+            generation=int(d["generation"]),
+            evaluations=int(d["evaluations"]),
+            elapsed_s=float(d["elapsed_s"]),
+            best=best,
+            best_score=-math.inf if d["best_score"] is None else float(d["best_score"]),
+            last_improve=int(d["last_improve"]),
+            verdict=verdict,
+            verified=best if d["verified_is_best"] else None,
+        )
+
+
 def _call(hooks, name: str, *args) -> None:
     for h in hooks:
         fn = getattr(h, name, None)
@@ -89,81 +130,92 @@ def run_loop(
     stop: StopRules,
     verify_sizes: tuple[int, ...],
     hooks: list = (),
+    state: LoopState | None = None,
+    checkpoint_every: float = 5.0,
     clock=time.perf_counter,
-    start_generation: int = 0,
-    start_evaluations: int = 0,
-    elapsed_before: float = 0.0,
 ) -> Result:
     """Run ``strategy`` on ``problem`` until a stop rule fires; KeyboardInterrupt ends it cleanly.
 
     A run reaches its target only when the best genome passes the portrait rule on the
     antialiased render at every size in ``verify_sizes`` (checked when the best improves and
-    passes every search size).
+    passes every search size). Every ``checkpoint_every`` seconds, and at the end, hooks'
+    ``on_checkpoint(snapshot)`` get plain data from which ``state`` (with the strategy's and
+    problem's ``load_state_dict``) continues the run exactly.
     """
-    t0 = clock() - elapsed_before
-    generation, evaluations = start_generation, start_evaluations
-    best_g, best_s = None, -math.inf
-    verdict, verified_for = Verdict(), None
-    last_improve = generation
+    st = state or LoopState()
+    resumed = state is not None
+    t0 = clock() - st.elapsed_s
+    last_checkpoint = clock()
     status = "max_generations"
     full_pass = 2.0 + (len(problem.sizes) - 1) / len(problem.sizes)
-    first = True
+
+    def snapshot() -> dict:
+        st.elapsed_s = clock() - t0
+        return {"loop": st.to_dict(), "strategy": strategy.state_dict(), "problem": problem.state_dict()}
+
+    pre = None
     try:
-        while generation < stop.max_generations:
+        while st.generation < stop.max_generations:
+            pre = (strategy.rng.bit_generator.state, problem.state_dict())
             genomes = strategy.ask()
             ev = problem.evaluate(genomes)
             strategy.tell(genomes, ev.scores, ev.boxes)
-            evaluations += len(genomes)
-            generation += 1
+            pre = None
+            st.evaluations += len(genomes)
+            st.generation += 1
             g, s = strategy.best
-            improved = s > best_s or (problem.noisy and g is not best_g)
+            improved = s > st.best_score or (problem.noisy and (st.best is None or g != st.best))
             if improved:
-                if s > best_s:
-                    last_improve = generation
-                best_g, best_s = g, s
-                if s >= full_pass and verified_for is not g:
-                    verdict, verified_for = problem.verify(g, verify_sizes), g
+                if s > st.best_score:
+                    st.last_improve = st.generation
+                st.best, st.best_score = g, s
+                if s >= full_pass and not (st.verified is not None and st.verified == g):
+                    st.verdict, st.verified = problem.verify(g, verify_sizes), g
             i = int(np.argmax(ev.scores))
             progress = Progress(
-                generation=generation,
-                evaluations=evaluations,
-                best=best_s,
+                generation=st.generation,
+                evaluations=st.evaluations,
+                best=st.best_score,
                 mean=float(np.mean(ev.scores)),
                 elapsed_s=clock() - t0,
-                portrait=verdict.portrait and verified_for is best_g,
+                portrait=st.verdict.portrait and st.verified is st.best,
                 best_prob=float(ev.probs[i]),
                 improved=improved,
             )
-            if first:
-                _call(hooks, "on_start", best_g)
-                first = False
+            if st.generation == 1 and not resumed:
+                _call(hooks, "on_start", st.best)
             if improved:
-                _call(hooks, "on_improve", best_g, progress)
+                _call(hooks, "on_improve", st.best, progress)
             _call(hooks, "on_generation", progress)
             if progress.portrait:
                 status = "target"
                 break
-            if stop.stagnation and generation - last_improve >= stop.stagnation:
+            if stop.stagnation and st.generation - st.last_improve >= stop.stagnation:
                 status = "stagnation"
                 break
             if stop.time_limit and progress.elapsed_s >= stop.time_limit:
                 status = "time_limit"
                 break
+            if checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
+                _call(hooks, "on_checkpoint", snapshot())
+                last_checkpoint = clock()
     except KeyboardInterrupt:
         status = "interrupted"
-    if best_g is None:
-        best_g, best_s = strategy.best
-        if best_g is None:
-            raise KeyboardInterrupt  # interrupted before anything was scored
-    if verified_for is not best_g:
-        verdict, verified_for = problem.verify(best_g, verify_sizes, stop_early=False), best_g
+        if pre is not None:  # interrupted mid-generation: rewind the random draws of that generation
+            strategy.rng.bit_generator.state = pre[0]
+            problem.load_state_dict(pre[1])
+    if st.best is None:
+        raise KeyboardInterrupt  # interrupted before anything was scored: nothing to save
+    _call(hooks, "on_checkpoint", snapshot())
+    if not (st.verified is not None and st.verified is st.best):
+        st.verdict, st.verified = problem.verify(st.best, verify_sizes, stop_early=False), st.best
     result = Result(
-        genome=best_g,
-        score=float(best_s),
-        portrait=verdict.portrait,
-        verdict=verdict,
-        generations=generation,
-        evaluations=evaluations,
+        genome=st.best,
+        score=float(st.best_score),
+        portrait=st.verdict.portrait,
+        verdict=st.verdict,
+        generations=st.generation,
+        evaluations=st.evaluations,
         elapsed_s=clock() - t0,
         status=status,
     )

@@ -92,6 +92,13 @@ class PortraitProblem:
         self.augment = augment if augment and augment.copies > 0 else None
         self.rng = rng if rng is not None else np.random.default_rng(0)
 
+    def state_dict(self) -> dict:
+        """The random state of robust scoring, as plain data."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.rng.bit_generator.state = d["rng"]
+
     @property
     def noisy(self) -> bool:
         """True when scores carry random draws (robust scoring), so elites must be re-scored."""

@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from polyface.genome import Genome, from_dict
 from polyface.search.mutate import MutationSettings, add_polygon, mutate, remove_polygon
-from polyface.genome import Genome
+
+
+def _score(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _unscore(x: float | None) -> float:
+    return -math.inf if x is None else float(x)
 
 
 @dataclass
@@ -83,6 +91,23 @@ class PopulationStrategy:
     def best(self) -> tuple[Genome, float]:
         return self.state.parents[0], float(self.state.scores[0])
 
+    def state_dict(self) -> dict:
+        """Plain data (JSON-able): parents, their scores, generation and the RNG state."""
+        st = self.state
+        return {
+            "kind": "population",
+            "parents": [g.to_dict() for g in st.parents],
+            "scores": [_score(x) for x in st.scores],
+            "generation": st.generation,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, d: dict) -> None:
+        self.state = PopulationState(
+            [from_dict(g) for g in d["parents"]], np.array([_unscore(x) for x in d["scores"]]), int(d["generation"])
+        )
+        self.rng.bit_generator.state = d["rng"]
+
 
 @dataclass
 class HillClimbState:
@@ -150,3 +175,28 @@ class HillClimbStrategy:
     @property
     def best(self) -> tuple[Genome, float]:
         return self.state.best, self.state.best_score
+
+    def state_dict(self) -> dict:
+        """Plain data (JSON-able): current and best genomes, scores, focus box and the RNG state."""
+        st = self.state
+        return {
+            "kind": "hillclimb",
+            "current": st.current.to_dict(),
+            "current_score": _score(st.current_score),
+            "best": st.best.to_dict() if st.best is not None else None,
+            "best_score": _score(st.best_score),
+            "generation": st.generation,
+            "focus": None if st.focus is None else [float(v) for v in st.focus],
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, d: dict) -> None:
+        self.state = HillClimbState(
+            current=from_dict(d["current"]),
+            current_score=_unscore(d["current_score"]),
+            best=from_dict(d["best"]) if d["best"] is not None else None,
+            best_score=_unscore(d["best_score"]),
+            generation=int(d["generation"]),
+            focus=None if d["focus"] is None else np.array(d["focus"], np.float32),
+        )
+        self.rng.bit_generator.state = d["rng"]
