@@ -153,13 +153,25 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
 @click.option("--frame-size", type=int, help="Size of the frames written on each improvement.")
 @click.option("--gif/--no-gif", default=None, help="Write evolution.gif into the run folder at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; print only the run folder.")
-def evolve(preset, out, quiet, **flags) -> None:
+@click.option(
+    "--resume", "resume_dir", type=click.Path(path_type=Path),
+    help="Continue the interrupted run in this folder (other flags but the stop rules are ignored).",
+)
+def evolve(preset, out, quiet, resume_dir, **flags) -> None:
     """Evolve one portrait. The last line printed is the run folder."""
     import polyface.run as run
 
-    cfg = resolve_config(preset, _flag_overrides(**flags))
     hooks = [] if quiet else [ProgressLine()]
-    result = run.evolve(cfg, out=out, hooks=hooks)
+    if resume_dir is not None:
+        stops = {k: flags[k] for k in ("max_generations", "time_limit")}
+        for key, value in stops.items():
+            if value is not None:
+                resolve_config("default", [(key, value)])  # validates the value, naming the flag
+        result = run.resume(resume_dir, hooks=hooks, **stops)
+        cfg = result.extra["config"]
+    else:
+        cfg = resolve_config(preset, _flag_overrides(**flags))
+        result = run.evolve(cfg, out=out, hooks=hooks)
     folder = result.extra["out"]
     if cfg.gif and result.status != "interrupted":
         from polyface.runio.animate import make_gif
