@@ -105,6 +105,8 @@ def run_gallery(
     workers = workers or default_workers()
     seeds = list(range(seed_start, seed_start + n))
     threads = max(1, (os.cpu_count() or 1) // workers)
+    if workers > 1:
+        cfg = cfg.replace(workers=1)  # the cores are shared between seeds, not within one
     jobs = [(cfg, out_dir, s, threads) for s in seeds]
     outcomes: list[SeedOutcome] = []
     if workers == 1:

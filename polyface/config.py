@@ -58,6 +58,7 @@ class Config:
     augment_blur: float = 0.6
     augment_colour: float = 0.08
     landmarks: float = 0.0
+    ensemble: float = 0.0
     # stop rules
     max_generations: int = 20000
     stagnation: int = 0
@@ -71,6 +72,7 @@ class Config:
     # machine
     device: str = "auto"
     threads: int = 0
+    workers: int = 0
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -137,6 +139,7 @@ FIELDS: dict[str, Spec] = {
     "augment_blur": Spec(float, 0.0, 3.0),
     "augment_colour": Spec(float, 0.0, 0.5),
     "landmarks": Spec(float, 0.0, 1.0),
+    "ensemble": Spec(float, 0.0, 1.0),
     "max_generations": Spec(int, 1, 10**9),
     "stagnation": Spec(int, 0, 10**9),
     "time_limit": Spec(float, 0.0, 10**7),
@@ -147,6 +150,7 @@ FIELDS: dict[str, Spec] = {
     "gif": Spec(bool),
     "device": Spec(str, choices=("auto", "cpu", "cuda", "mps")),
     "threads": Spec(int, 0, 256),
+    "workers": Spec(int, 0, 256),
 }
 
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -4,6 +4,7 @@ run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import secrets
 from pathlib import Path
@@ -54,6 +55,16 @@ def default_out(cfg: Config, root: Path = Path("outputs")) -> Path:
     return root / f"{stamp}-{cfg.preset}-s{cfg.seed}"
 
 
+def n_workers(cfg: Config, device: torch.device) -> int:
+    """Scoring processes: ``cfg.workers``, or on CPU one per core when the batch is worth splitting."""
+    if device.type != "cpu":
+        return 1
+    if cfg.workers:
+        return cfg.workers
+    batch = cfg.population + (cfg.elites if cfg.augment else 0)
+    return min(os.cpu_count() or 1, 8) if cfg.strategy == "population" and batch >= 8 else 1
+
+
 def verify_sizes(cfg: Config) -> tuple[int, ...]:
     """Sizes at which the final portrait must pass: working size, preset sizes, output size (<= 1024)."""
     return tuple(sorted({cfg.work_size, *cfg.verify_sizes, min(cfg.size, MAX_VERIFY)}))
@@ -98,6 +109,7 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
         augment=aug,
         rng=np.random.default_rng(prob_seq),
         landmark_weight=cfg.landmarks,
+        ensemble_weight=cfg.ensemble,
     )
     ms = mutation_settings(cfg)
     init_rng = np.random.default_rng(init_seq)
@@ -191,7 +203,11 @@ def _run(cfg: Config, folder: Path | None, hooks: list, doc: dict | None, checkp
         )
         all_hooks.insert(0, run_folder)
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
-    result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
+    problem.start_workers(n_workers(cfg, device))
+    try:
+        result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
+    finally:
+        problem.close()
     result.extra["out"] = folder
     result.extra["seed"] = cfg.seed
     result.extra["config"] = cfg

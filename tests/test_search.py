@@ -146,7 +146,7 @@ def test_loop_ctrl_c_returns_best_so_far():
 
 def small(preset="default", **kw):
     base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
-                frame_size=48, verify_sizes=(48,), max_generations=4, threads=2)
+                frame_size=48, verify_sizes=(48,), max_generations=4, threads=2, workers=1)
     base.update(kw)
     return load_preset(preset).replace(**base)
 
@@ -263,3 +263,22 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "checkpoint.json").write_text("{broken")
     with pytest.raises(RunFolderError, match="not a readable checkpoint"):
         resume(tmp_path)
+
+
+def test_worker_processes_score_like_one_process():
+    """Splitting a batch over worker processes gives the same scores (to float rounding)."""
+    from polyface.detect import FaceDetector
+    from polyface.search.problem import PortraitProblem
+
+    rng = np.random.default_rng(0)
+    genomes = [random_genome(rng, 30, 5) for _ in range(12)] + [random_genome(rng, 5, 3, mode="grey")]
+    problem = PortraitProblem(FaceDetector(), work_size=48, search_sizes=(64,))
+    local = problem.score_batch(genomes, None)
+    problem.start_workers(2)
+    try:
+        pooled = problem.evaluate(genomes)
+    finally:
+        problem.close()
+    np.testing.assert_allclose(pooled.scores, local.scores, atol=1e-6)
+    assert np.array_equal(pooled.passes, local.passes)
+    np.testing.assert_allclose(pooled.boxes, local.boxes, atol=1e-3)

@@ -35,6 +35,7 @@ class PNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B,3,H,W) normalised -> box regression (B,4,h,w) and face logits (B,2,h,w)."""
+        x = x.contiguous(memory_format=torch.channels_last)  # pooling is many times faster so on CPU
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.prelu2(self.conv2(x))
         x = self.prelu3(self.conv3(x))
@@ -61,6 +62,7 @@ class RNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(K,3,24,24) normalised -> box regression (K,4) and face logits (K,2)."""
+        x = x.contiguous(memory_format=torch.channels_last)  # pooling is many times faster so on CPU
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.pool2(self.prelu2(self.conv2(x)))
         x = self.prelu3(self.conv3(x))
@@ -93,6 +95,7 @@ class ONet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(K,3,48,48) normalised -> box regression (K,4), landmarks (K,10), face logits (K,2)."""
+        x = x.contiguous(memory_format=torch.channels_last)  # pooling is many times faster so on CPU
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.pool2(self.prelu2(self.conv2(x)))
         x = self.pool3(self.prelu3(self.conv3(x)))
@@ -134,5 +137,5 @@ def load_nets(device: str | torch.device = "cpu") -> tuple[PNet, RNet, ONet]:
     nets = (PNet(), RNet(), ONet())
     for net, state in zip(nets, _state_dicts()):
         net.load_state_dict(state, strict=True)
-        net.eval().requires_grad_(False).to(device)
+        net.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
     return nets

@@ -79,8 +79,15 @@ class PortraitProblem:
         rng: np.random.Generator | None = None,
         accept_detector: FaceDetector | None = None,
         landmark_weight: float = 0.0,
+        ensemble_weight: float = 0.0,
     ) -> None:
         self.landmark_weight = landmark_weight
+        self.ensemble_weight = ensemble_weight
+        self.haar = None
+        if ensemble_weight > 0:
+            from polyface.detect.haar import HaarDepth
+
+            self.haar = HaarDepth(min_box)
         self.detector = detector
         self.accept = accept_detector or detector
         self.device = detector.device
@@ -91,6 +98,17 @@ class PortraitProblem:
         self.target = target
         self.augment = augment if augment and augment.copies > 0 else None
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.pool = None
+        self.settings = dict(
+            work_size=work_size,
+            search_sizes=tuple(search_sizes),
+            thresholds=tuple(thresholds),
+            min_box=min_box,
+            target=target,
+            augment=self.augment,
+            landmark_weight=landmark_weight,
+            ensemble_weight=ensemble_weight,
+        )
 
     def state_dict(self) -> dict:
         """The random state of robust scoring, as plain data."""
@@ -118,6 +136,15 @@ class PortraitProblem:
         scores = fitness.tiered_score(det, logit, self.min_box, self.landmark_weight)
         passes = fitness.portrait_rule(det, self.min_box)
         b = len(genomes)
+        if self.haar is not None:
+            # The second detector judges the unaltered render of the candidates that pass MTCNN.
+            ok = passes[:b].nonzero().flatten()
+            if ok.numel():
+                depth = self.haar(images[ok]).to(scores.device)
+                factor = (1 - self.ensemble_weight) + self.ensemble_weight * depth
+                for k in range(copies):
+                    idx = ok + k * b
+                    scores[idx] = fitness.PASS_TIER + (scores[idx] - fitness.PASS_TIER) * factor
         if copies > 1:
             scores = scores.view(copies, b).mean(0)
             passes = passes.view(copies, b).float().mean(0) >= 0.5
@@ -128,8 +155,31 @@ class PortraitProblem:
         return scores, passes, probs, boxes / size, found
 
     def evaluate(self, genomes: list[Genome]) -> Evaluation:
-        """Score a batch: the first size for all, each further size only for those passing so far."""
+        """Score a batch: the first size for all, each further size only for those passing so far.
+
+        With worker processes the batch is split between them; each genome's score depends
+        only on the genome and this generation's random draws, wherever it is computed.
+        """
         seed = int(self.rng.integers(0, 2**62)) if self.augment is not None else None
+        if self.pool is not None and len(genomes) >= 2 * self.pool.size:
+            return self.pool.score(genomes, seed)
+        return self.score_batch(genomes, seed)
+
+    def start_workers(self, n: int) -> None:
+        """Score batches in ``n`` CPU worker processes (each with one torch thread)."""
+        from polyface.search.workers import WorkerPool
+
+        if n > 1 and self.device.type == "cpu" and self.pool is None:
+            self.pool = WorkerPool(n, self.settings)
+
+    def close(self) -> None:
+        """Stop worker processes, if any."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def score_batch(self, genomes: list[Genome], seed: int | None) -> Evaluation:
+        """Score genomes under the random draws of ``seed`` (None without robust scoring)."""
         scores0, passes0, probs, boxes, found = self._score_at(genomes, self.sizes[0], seed)
         per_size = [scores0]
         alive = passes0.clone()

@@ -1,0 +1,100 @@
+"""A second detector of another family: OpenCV's Viola-Jones Haar cascade (frontal face).
+
+Its weights ship inside ``opencv-python-headless<5`` (``cv2.data.haarcascades``); 5.x no
+longer ships them. A cascade says yes or no, which gives a search no slope to climb, so
+``HaarDepth`` also runs the cascade cut after fewer stages: the deepest cut that still finds
+a large face is a graded score in [0, 1].
+"""
+
+from __future__ import annotations
+
+import tempfile
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CASCADE = "haarcascade_frontalface_default.xml"
+
+
+class HaarUnavailable(RuntimeError):
+    """OpenCV (with its shipped Haar cascades) is not installed."""
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise HaarUnavailable(
+            "the Haar ensemble needs OpenCV: pip install 'opencv-python-headless<5' (or 'polyface[ensemble]')"
+        ) from None
+    if not hasattr(cv2, "data") or not (Path(cv2.data.haarcascades) / CASCADE).is_file():
+        raise HaarUnavailable("this OpenCV ships no Haar cascades: pip install 'opencv-python-headless<5'")
+    return cv2
+
+
+@lru_cache(maxsize=8)
+def _cascade(stages: int | None):
+    """The frontal-face cascade, cut after ``stages`` stages (None: whole)."""
+    cv2 = _cv2()
+    path = Path(cv2.data.haarcascades) / CASCADE
+    if stages is None:
+        return cv2.CascadeClassifier(str(path))
+    tree = ET.parse(path)
+    cascade = tree.getroot().find("cascade")
+    all_stages = cascade.find("stages")
+    for stage in list(all_stages)[stages:]:
+        all_stages.remove(stage)
+    cascade.find("stageNum").text = str(stages)
+    with tempfile.NamedTemporaryFile("wb", suffix=".xml", delete=False) as f:
+        tree.write(f, encoding="utf-8", xml_declaration=True)
+        tmp = f.name
+    try:
+        clf = cv2.CascadeClassifier(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    if clf.empty():
+        raise HaarUnavailable(f"could not load the Haar cascade cut at {stages} stages")
+    return clf
+
+
+class HaarDepth:
+    """Graded Haar evidence of one large face per image: (B,) scores in [0, 1].
+
+    1 means the whole cascade finds a face box of at least ``min_box`` of the canvas; a
+    lower value is the share of stages that the best such window survives.
+    """
+
+    def __init__(self, min_box: float = 0.5, cuts: tuple[int, ...] = (5, 10, 15, 20, 25)) -> None:
+        self.cv2 = _cv2()
+        self.min_box = min_box
+        self.cuts = cuts
+        self.total = cuts[-1]
+        self.cascades = [(_cascade(c if c < 25 else None), c) for c in cuts]
+
+    def _gray(self, images: torch.Tensor) -> np.ndarray:
+        rgb = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        # ITU-R BT.601 luma, as cv2.cvtColor(..., COLOR_RGB2GRAY) computes it
+        return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).round().astype(np.uint8)
+
+    def found(self, images: torch.Tensor, stages_index: int = -1) -> np.ndarray:
+        """(B,) bool: the cascade cut at ``cuts[stages_index]`` finds a large face."""
+        clf, _ = self.cascades[stages_index]
+        out = np.zeros(images.shape[0], bool)
+        for i, g in enumerate(self._gray(images)):
+            side = int(self.min_box * 0.8 * min(g.shape))
+            out[i] = len(clf.detectMultiScale(g, 1.1, 1, minSize=(side, side))) > 0
+        return out
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        grays = self._gray(images)
+        scores = np.zeros(len(grays), np.float32)
+        for i, g in enumerate(grays):
+            side = int(self.min_box * 0.8 * min(g.shape))
+            for clf, cut in self.cascades:  # deeper cuts only for windows that passed shallower ones
+                if len(clf.detectMultiScale(g, 1.1, 1, minSize=(side, side))) == 0:
+                    break
+                scores[i] = cut / self.total
+        return torch.from_numpy(scores)
