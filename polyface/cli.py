@@ -171,6 +171,9 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
         cfg = result.extra["config"]
     else:
         cfg = resolve_config(preset, _flag_overrides(**flags))
+        if out is not None:
+            _check_out_folder(out, "option --out")
+        run.pick_device(cfg.device)  # a missing GPU is an error before any work
         result = run.evolve(cfg, out=out, hooks=hooks)
     folder = result.extra["out"]
     if cfg.gif and result.status != "interrupted":
@@ -188,15 +191,17 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 def score(images, as_json, min_box, device) -> None:
     """Detect faces in IMAGES and say whether each passes the portrait rule."""
+    from polyface.config import check_value
     from polyface.detect import FaceDetector
     from polyface.run import pick_device
     from polyface.score import load_image, score_images
 
     if not 0.05 <= min_box <= 1.0:
         raise UserError(f"option --min-box must be a number in 0.05..1, got {min_box}")
+    torch_device = pick_device(check_value("device", device, "option --device"))
     for p in images:  # fail before any work on a bad file
         load_image(p)
-    det = FaceDetector(device=pick_device(device))
+    det = FaceDetector(device=torch_device)
     for s in score_images(list(images), det, min_box):
         if as_json:
             click.echo(json.dumps(s.to_dict()))
@@ -271,6 +276,21 @@ def _check_out_parent(out: Path) -> None:
         raise UserError(f"{out}: folder {parent} is not writable")
 
 
+def _check_out_folder(out: Path, what: str) -> None:
+    """An output folder (made if missing) must not be, or lie under, a file and must be writable."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{what}: {out} exists and is not a folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{what}: {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{what}: {out}: folder {parent} is not writable")
+
+
 def _animation_options(fn):
     fn = click.option("--fps", type=int, default=10, show_default=True, help="Frames per second (1..60).")(fn)
     fn = click.option("--size", type=int, help="Re-render frames from their genomes at this size.")(fn)
@@ -306,6 +326,8 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
         raise UserError(f"{out}: output extension must be .gif or .mp4")
     if out is not None:
         _check_out_parent(out)
+    if (out is None or out.suffix.lower() == ".gif") and fps > animate.GIF_MAX_FPS:
+        raise UserError(f"option --fps must be an integer in 1..{animate.GIF_MAX_FPS} for a GIF (1..60 for .mp4), got {fps}")
     if out is not None and out.suffix.lower() == ".mp4":
         info = animate.make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
     else:
@@ -357,14 +379,24 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device) -> No
         raise UserError(f"option --workers must be an integer in 0..256, got {workers}")
     if out.exists() and not out.is_dir():
         raise UserError(f"option --out: {out} exists and is not a folder")
+    _check_out_folder(out, "option --out")
     cfg = resolve_config(preset, _flag_overrides(time_limit=time_limit, size=size, device=device))
+    from polyface.run import pick_device
+
+    pick_device(cfg.device)  # a missing GPU is an error before any seed starts
 
     def report(o) -> None:
         click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
 
     outcomes = run_gallery(cfg, n, out, seed_start=seed_start, workers=workers, on_done=report)
     click.echo(str(out / "index.html"))
-    return EXIT_INTERRUPTED if any(o.status == "interrupted" for o in outcomes) else 0
+    if any(o.status == "interrupted" for o in outcomes):
+        return EXIT_INTERRUPTED
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        click.echo(f"polyface: {len(failed)} of {len(outcomes)} seeds failed (see above)", err=True)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:

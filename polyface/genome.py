@@ -180,7 +180,7 @@ def from_dict(data: Any) -> Genome:
     if data.get("format") != FORMAT:
         raise GenomeError(f"field 'format' must be {FORMAT!r}, got {data.get('format')!r}")
     version = data.get("version")
-    if version != VERSION:
+    if isinstance(version, bool) or version != VERSION:
         raise GenomeError(f"field 'version' must be {VERSION}, got {version!r}")
     known = {"format", "version", "mode", "symmetric", "background", "vertices", "colours"}
     unknown = sorted(set(data) - known)

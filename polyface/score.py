@@ -52,7 +52,7 @@ def load_image(path: str | Path) -> np.ndarray:
                     rgb = Image.alpha_composite(bg, rgba).convert("RGB")
                 else:
                     rgb = im.convert("RGB")
-                return np.asarray(rgb, dtype=np.uint8)
+                return np.array(rgb, dtype=np.uint8)  # a writable copy: torch.from_numpy warns on read-only arrays
     except ImageError:
         raise
     except FileNotFoundError:
