@@ -58,7 +58,7 @@ def seed_lock(run_dir: Path) -> Iterator[bool]:
 
 def run_seed(cfg: Config, out_dir: Path, seed: int, threads: int = 0) -> SeedOutcome:
     """Run one seed into ``out_dir/<seed>`` unless it is done already or locked by another process."""
-    from polyface.run import evolve
+    from polyface.run import evolve, resume
 
     run_dir = out_dir / str(seed)
     if is_done(run_dir):
@@ -72,7 +72,10 @@ def run_seed(cfg: Config, out_dir: Path, seed: int, threads: int = 0) -> SeedOut
             import torch
 
             torch.set_num_threads(threads)
-        r = evolve(cfg.replace(seed=seed), out=run_dir)
+        if (run_dir / "checkpoint.json").exists() or (run_dir / "config.toml").exists():
+            r = resume(run_dir)  # an interrupted gallery continues each unfinished seed where it stopped
+        else:
+            r = evolve(cfg.replace(seed=seed), out=run_dir)
         status = "interrupted" if r.status == "interrupted" else "done"
         return SeedOutcome(seed, status, f"score {r.score:.3f} portrait {r.portrait} {r.elapsed_s:.1f}s")
 

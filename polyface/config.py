@@ -68,6 +68,7 @@ class Config:
     frame_size: int = 256
     frame_every: int = 1
     log_every: int = 1
+    checkpoint_every: float = 5.0
     gif: bool = False
     # machine
     device: str = "auto"
@@ -147,6 +148,7 @@ FIELDS: dict[str, Spec] = {
     "frame_size": Spec(int, 16, 4096),
     "frame_every": Spec(int, 0, 10**6),
     "log_every": Spec(int, 1, 10**6),
+    "checkpoint_every": Spec(float, 0.0, 3600.0),
     "gif": Spec(bool),
     "device": Spec(str, choices=("auto", "cpu", "cuda", "mps")),
     "threads": Spec(int, 0, 256),

@@ -153,7 +153,7 @@ def evolve(
     out: str | Path | None = None,
     hooks: list = (),
     write: bool = True,
-    checkpoint_every: float = 5.0,
+    checkpoint_every: float | None = None,
 ) -> Result:
     """Evolve one portrait. Writes the run folder (``out`` or ``outputs/<stamp>-<preset>-s<seed>``)
     unless ``write`` is False; ``result.extra['out']`` is its path."""
@@ -162,32 +162,60 @@ def evolve(
     return _run(cfg, folder, hooks, None, checkpoint_every)
 
 
-def resume(out: str | Path, hooks: list = (), checkpoint_every: float = 5.0, **stop_overrides) -> Result:
+def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = None, **stop_overrides) -> Result:
     """Continue the interrupted run in ``out`` from its checkpoint, exactly where it stopped.
 
-    ``stop_overrides`` (max_generations, time_limit, stagnation) may extend its stop rules.
+    A run stopped before its first checkpoint starts again from its config.toml (same seed,
+    same result). ``stop_overrides`` (max_generations, time_limit, stagnation) may extend
+    its stop rules.
     """
-    from polyface.config import apply
-    from polyface.runio.run_folder import read_checkpoint
+    from polyface.config import FIELDS, apply, read_preset_file
+    from polyface.runio.run_folder import CHECKPOINT, RunFolderError, read_checkpoint
 
     folder = Path(out)
-    doc = read_checkpoint(folder)
-    source = str(folder / "checkpoint.json")
-    cfg = apply(Config(), doc["config"], source)
+    doc = None
+    if folder.is_dir() and not (folder / CHECKPOINT).exists() and (folder / "config.toml").is_file():
+        source = str(folder / "config.toml")
+        values = {k: v for k, v in read_preset_file(folder / "config.toml").items() if k in FIELDS}
+    else:
+        doc = read_checkpoint(folder)
+        source, values = str(folder / CHECKPOINT), doc["config"]
+    if not isinstance(values, dict):
+        raise RunFolderError(f"{source}: field 'config' must be a table of settings")
+    cfg = apply(Config(), values, source)
+    if cfg.seed is None:
+        raise RunFolderError(f"{source}: field 'seed' is missing")
     cfg = apply(cfg, {k: v for k, v in stop_overrides.items() if v is not None}, "resume")
     return _run(cfg, folder, hooks, doc, checkpoint_every)
 
 
-def _run(cfg: Config, folder: Path | None, hooks: list, doc: dict | None, checkpoint_every: float) -> Result:
+def _run(
+    cfg: Config, folder: Path | None, hooks: list, doc: dict | None, checkpoint_every: float | None
+) -> Result:
+    if checkpoint_every is None:
+        checkpoint_every = cfg.checkpoint_every
     device = pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     problem, strategy = build(cfg, device)
     state = None
     if doc is not None:
-        strategy.load_state_dict(doc["strategy"])
-        problem.load_state_dict(doc["problem"])
-        state = LoopState.from_dict(doc["loop"])
+        from polyface.runio.run_folder import RunFolderError
+
+        loaded = {}
+        for part, load in (
+            ("strategy", strategy.load_state_dict),
+            ("problem", problem.load_state_dict),
+            ("loop", LoopState.from_dict),
+        ):
+            try:
+                loaded[part] = load(doc[part])
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+                what = f"'{e.args[0]}' missing or wrong" if isinstance(e, KeyError) and e.args else type(e).__name__
+                raise RunFolderError(
+                    f"{folder}/checkpoint.json: field '{part}' is malformed ({what}); the run cannot be resumed"
+                ) from None
+        state = loaded["loop"]
     all_hooks = list(hooks)
     if folder is not None:
         run_folder = RunFolder(

@@ -128,6 +128,10 @@ class RunFolder:
         self.summary = dict(summary or {})
         self.n_frames = 0
         self._improvements = 0
+        for stale in self.out.glob(".*.tmp"):  # a temp file left by a killed process: never complete
+            stale.unlink(missing_ok=True)
+        for stale in (self.out / "frames").glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         if resume is not None:
             # Back to the checkpoint: drop log lines and frames written after it.
             for name, size in resume["files"].items():
@@ -136,7 +140,11 @@ class RunFolder:
             self._improvements = int(resume["improvements"])
             (self.out / RESULT).unlink(missing_ok=True)
         else:
-            for name in ("log.jsonl", "history.jsonl", CHECKPOINT, RESULT):
+            if (self.out / CHECKPOINT).exists() or (self.out / RESULT).exists():
+                raise RunFolderError(
+                    f"{self.out}: already holds a run; continue it with --resume or choose another --out"
+                )
+            for name in ("log.jsonl", "history.jsonl"):  # left by a run killed before its first checkpoint
                 (self.out / name).unlink(missing_ok=True)
         atomic.write_text(self.out / "config.toml", config_toml)
 
