@@ -210,6 +210,8 @@ class PortraitProblem:
             image = render_batch([genome], size, antialias=True)
             det = self.accept(image)
             ok = bool(fitness.portrait_rule(det, self.min_box)[0]) and float(det.best_prob[0]) >= self.target
+            if ok and self.haar is not None:  # with the ensemble, the second detector must agree too
+                ok = bool(self.haar.found(image)[0])
             verdict.sizes[size] = (ok, float(det.best_prob[0]), int(det.count[0]))
             if stop_early and not ok:
                 break
