@@ -25,12 +25,13 @@ class UserError(click.ClickException):
 def _user_errors():
     """The library's exception types that mean bad input, not a bug."""
     from polyface.config import ConfigError
+    from polyface.detect.haar import HaarUnavailable
     from polyface.genome import GenomeError
     from polyface.run import DeviceError
     from polyface.runio.run_folder import RunFolderError
     from polyface.score import ImageError
 
-    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError]
+    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable]
     try:
         from polyface.runio.animate import MissingDependency, RunFolderError as AnimRunError
 
