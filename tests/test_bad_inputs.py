@@ -254,7 +254,7 @@ EVOLVE_CASES = [
     evolve_case("size-not-a-number", ["--size", "big"], "--size", "big"),
     evolve_case("work-size-small", ["--work-size", "10"], "--work-size", "24..512"),
     evolve_case("polygons-negative", ["--polygons", "-1"], "--polygons", "0..4096"),
-    evolve_case("polygons-over-max", ["--polygons", "500"], "--polygons", "max_polygons (120)"),
+    evolve_case("polygons-over-max", ["--polygons", "500"], "--polygons", "max_polygons (60)"),
     evolve_case("vertices-two", ["--vertices", "2"], "--vertices", "3..64"),
     evolve_case("population-zero", ["--population", "0"], "--population", "1..4096"),
     evolve_case("population-below-elites", ["--population", "2"], "--population", "elites", "population (2)"),
