@@ -70,40 +70,41 @@ def replace_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings) ->
     return out
 
 
+def _pick(g: Genome, rng: np.random.Generator) -> tuple[Genome, int | None]:
+    """A copy of ``g`` and a random polygon index in it (None when it has no polygons)."""
+    return g.copy(), (int(rng.integers(0, g.n_polygons)) if g.n_polygons else None)
+
+
 def move_vertex(g: Genome, rng: np.random.Generator, s: MutationSettings, sigma: float = 0.05) -> Genome:
-    out = g.copy()
-    if g.n_polygons == 0:
+    out, i = _pick(g, rng)
+    if i is None:
         return out
-    i = int(rng.integers(0, g.n_polygons))
     j = int(rng.integers(0, g.n_vertices))
     out.vertices[i, j] = np.clip(out.vertices[i, j] + rng.normal(0.0, sigma, 2), 0.0, 1.0)
     return out
 
 
 def move_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings, sigma: float = 0.04) -> Genome:
-    out = g.copy()
-    if g.n_polygons == 0:
+    out, i = _pick(g, rng)
+    if i is None:
         return out
-    i = int(rng.integers(0, g.n_polygons))
     out.vertices[i] = np.clip(out.vertices[i] + rng.normal(0.0, sigma, 2), 0.0, 1.0)
     return out
 
 
 def scale_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings) -> Genome:
-    out = g.copy()
-    if g.n_polygons == 0:
+    out, i = _pick(g, rng)
+    if i is None:
         return out
-    i = int(rng.integers(0, g.n_polygons))
     c = out.vertices[i].mean(0)
     out.vertices[i] = np.clip(c + (out.vertices[i] - c) * np.exp(rng.normal(0.0, 0.2)), 0.0, 1.0)
     return out
 
 
 def recolour(g: Genome, rng: np.random.Generator, s: MutationSettings, sigma: float = 0.12) -> Genome:
-    out = g.copy()
-    if g.n_polygons == 0:
+    out, i = _pick(g, rng)
+    if i is None:
         return out
-    i = int(rng.integers(0, g.n_polygons))
     col = out.colours[i]
     if s.mode == "grey":
         if s.grey_values == "bw":
