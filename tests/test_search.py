@@ -282,3 +282,31 @@ def test_worker_processes_score_like_one_process():
     np.testing.assert_allclose(pooled.scores, local.scores, atol=1e-6)
     assert np.array_equal(pooled.passes, local.passes)
     np.testing.assert_allclose(pooled.boxes, local.boxes, atol=1e-3)
+
+
+def test_full_disk_mid_run_is_a_clear_error_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    from polyface.render import cairo as cairo_render
+    from polyface.run import resume
+    from polyface.runio.run_folder import RunFolderError, read_checkpoint
+
+    real_save = cairo_render.save
+    calls = {"n": 0}
+
+    def flaky_save(genome, path, size, antialias=True):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(genome, path, size, antialias)
+
+    monkeypatch.setattr(cairo_render, "save", flaky_save)
+    out = tmp_path / "run"
+    with pytest.raises(RunFolderError, match="No space left on device.*--resume"):
+        evolve(small(max_generations=60, frame_every=1), out=out, checkpoint_every=1e-9)
+    doc = read_checkpoint(out)  # the last checkpoint is whole and loadable
+    assert doc["loop"]["generation"] >= 1
+    monkeypatch.setattr(cairo_render, "save", real_save)
+    r = resume(out)
+    assert r.status in ("target", "max_generations") and r.generations > doc["loop"]["generation"]
+    assert json.loads((out / "result.json").read_text())["status"] == "done" and (out / "best.png").is_file()

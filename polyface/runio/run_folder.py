@@ -17,6 +17,7 @@ Every whole file is written atomically; the two .jsonl files grow one complete l
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -104,6 +105,25 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _writes(method):
+    """Turn an OSError while writing (a full disk, a folder made read-only) into one clear error;
+    the files written before, the last checkpoint among them, stay as they were."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as e:
+            if isinstance(e, RunFolderError):
+                raise
+            raise RunFolderError(
+                f"{self.out}: cannot write the run folder ({e.strerror or e}); the last checkpoint is kept: "
+                f"make room, then continue with: polyface evolve --resume {self.out}"
+            ) from None
+
+    return wrapper
+
+
 class RunFolder:
     """Hook that keeps a run folder up to date while the loop runs."""
 
@@ -148,6 +168,7 @@ class RunFolder:
                 (self.out / name).unlink(missing_ok=True)
         atomic.write_text(self.out / "config.toml", config_toml)
 
+    @_writes
     def on_checkpoint(self, snapshot: dict[str, Any]) -> None:
         """Write checkpoint.json atomically: the loop's snapshot plus this folder's file positions."""
         files = {}
@@ -166,6 +187,7 @@ class RunFolder:
         }
         atomic.write_text(self.out / CHECKPOINT, json.dumps(doc, separators=(",", ":")) + "\n")
 
+    @_writes
     def on_improve(self, genome: Genome, p: Progress) -> None:
         self._improvements += 1
         if not self.frame_every or (self._improvements - 1) % self.frame_every:
@@ -185,15 +207,18 @@ class RunFolder:
             },
         )
 
+    @_writes
     def on_generation(self, p: Progress) -> None:
         if p.generation % self.log_every == 0 or p.portrait:
             _append_line(self.out / "log.jsonl", p.to_dict())
 
+    @_writes
     def write_portrait(self, genome: Genome) -> None:
         atomic.write_text(self.out / "genome.json", genome.to_json() + "\n")
         cairo_render.save(genome, self.out / "best.png", self.size)
         cairo_render.save(genome, self.out / "best.svg", self.size)
 
+    @_writes
     def on_end(self, r: Result) -> None:
         self.write_portrait(r.genome)
         summary = {
