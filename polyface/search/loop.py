@@ -69,6 +69,9 @@ class Hook(Protocol):
     def on_end(self, result: Result) -> None: ...
 
 
+VERIFY_STEP = 0.02  # score gain over the last failed verification before the next one
+
+
 @dataclass(frozen=True)
 class StopRules:
     max_generations: int = 20000
@@ -88,6 +91,7 @@ class LoopState:
     last_improve: int = 0
     verdict: Verdict = field(default_factory=Verdict)
     verified: Genome | None = None  # the genome ``verdict`` belongs to
+    verify_floor: float = -math.inf  # score of the last genome that failed verification
 
     def to_dict(self) -> dict:
         return {
@@ -99,6 +103,7 @@ class LoopState:
             "last_improve": self.last_improve,
             "verdict": [[s, ok, p, n] for s, (ok, p, n) in sorted(self.verdict.sizes.items())],
             "verified_is_best": self.verified is not None and self.verified is self.best,
+            "verify_floor": self.verify_floor if math.isfinite(self.verify_floor) else None,
         }
 
     @classmethod
@@ -114,6 +119,7 @@ class LoopState:
             last_improve=int(d["last_improve"]),
             verdict=verdict,
             verified=best if d["verified_is_best"] else None,
+            verify_floor=-math.inf if d.get("verify_floor") is None else float(d["verify_floor"]),
         )
 
 
@@ -169,8 +175,12 @@ def run_loop(
                 if s > st.best_score:
                     st.last_improve = st.generation
                 st.best, st.best_score = g, s
-                if s >= full_pass and not (st.verified is not None and st.verified == g):
+                # Checking every size up to the print is costly: after a failure, wait for a clear gain.
+                worth = s >= full_pass and s >= st.verify_floor + VERIFY_STEP
+                if worth and not (st.verified is not None and st.verified == g):
                     st.verdict, st.verified = problem.verify(g, verify_sizes), g
+                    if not st.verdict.portrait:
+                        st.verify_floor = s
             i = int(np.argmax(ev.scores))
             progress = Progress(
                 generation=st.generation,
