@@ -132,7 +132,11 @@ class PortraitProblem:
         # The acceptance pyramid, less the fine levels that only see faces far too small to count:
         # a different pyramid would align differently with the face and not transfer across sizes.
         det = self.detector(images, thresholds=self.thresholds, skip_below=0.5 * self.min_box * size)
-        logit = self.detector.onet_logit(images)
+        # The whole-canvas O-Net signal only matters where the cascade found no face at all.
+        logit = torch.zeros(images.shape[0], device=images.device)
+        none = det.count == 0
+        if bool(none.any()):
+            logit[none] = self.detector.onet_logit(images[none])
         scores = fitness.tiered_score(det, logit, self.min_box, self.landmark_weight)
         passes = fitness.portrait_rule(det, self.min_box)
         b = len(genomes)
