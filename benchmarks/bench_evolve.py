@@ -107,10 +107,11 @@ def main() -> None:
             }
         )
     throughput = [evals_per_second(p) for p in args.throughput_presets.split(",")]
-    print()
-    print(table(runs, ["preset", "seed", "portrait", "seconds", "evaluations", "evals/s", "min prob"]))
-    print()
-    print(table(summary, ["preset", "portraits", "median s", "min s", "max s", "evals/s in runs"]))
+    if runs:
+        print()
+        print(table(runs, ["preset", "seed", "portrait", "seconds", "evaluations", "evals/s", "min prob"]))
+        print()
+        print(table(summary, ["preset", "portraits", "median s", "min s", "max s", "evals/s in runs"]))
     print()
     print(table(throughput, ["preset", "polygons", "copies", "batch", "workers", "evals/s"]))
     default = next((s for s in summary if s["preset"] == "default"), None)

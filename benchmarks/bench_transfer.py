@@ -76,7 +76,8 @@ def main() -> None:
     print(table(rows, ["preset", "seed", "portrait", "seconds", "blazeface side", "transfers"]))
     print()
     print(table(summary, list(summary[0])))
-    path = write_json("bench_transfer", {"machine": machine(), "args": vars(args), "runs": rows, "summary": summary})
+    name = "bench_transfer" if args.presets == "fool,default" else "bench_transfer_" + args.presets.replace(",", "_")
+    path = write_json(name, {"machine": machine(), "args": vars(args), "runs": rows, "summary": summary})
     print(f"\nwrote {path}")
 
 

@@ -48,7 +48,7 @@ def best_of(fn, repeat: int = 5, warmup: int = 1) -> float:
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
-    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
+    widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
     line = lambda vals: "| " + " | ".join(str(v).ljust(w) for v, w in zip(vals, widths)) + " |"
     out = [line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line([r.get(c, "") for c in columns]) for r in rows]
