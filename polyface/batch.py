@@ -56,8 +56,9 @@ def seed_lock(run_dir: Path) -> Iterator[bool]:
         os.close(fd)
 
 
-def run_seed(cfg: Config, out_dir: Path, seed: int, threads: int = 0) -> SeedOutcome:
-    """Run one seed into ``out_dir/<seed>`` unless it is done already or locked by another process."""
+def run_seed(cfg: Config, out_dir: Path, seed: int, threads: int = 0, gif: bool = True) -> SeedOutcome:
+    """Run one seed into ``out_dir/<seed>`` unless it is done already or locked by another process;
+    with ``gif``, also its evolution.gif (40 frames) for the gallery page."""
     from polyface.run import evolve, resume
 
     run_dir = out_dir / str(seed)
@@ -77,13 +78,17 @@ def run_seed(cfg: Config, out_dir: Path, seed: int, threads: int = 0) -> SeedOut
         else:
             r = evolve(cfg.replace(seed=seed), out=run_dir)
         status = "interrupted" if r.status == "interrupted" else "done"
+        if status == "done" and gif:
+            from polyface.runio.animate import make_gif
+
+            make_gif(run_dir, frames=40)
         return SeedOutcome(seed, status, f"score {r.score:.3f} portrait {r.portrait} {r.elapsed_s:.1f}s")
 
 
-def _worker(args: tuple[Config, Path, int, int]) -> SeedOutcome:
-    cfg, out_dir, seed, threads = args
+def _worker(args: tuple[Config, Path, int, int, bool]) -> SeedOutcome:
+    cfg, out_dir, seed, threads, gif = args
     try:
-        return run_seed(cfg, out_dir, seed, threads)
+        return run_seed(cfg, out_dir, seed, threads, gif)
     except KeyboardInterrupt:
         return SeedOutcome(seed, "interrupted")
     except Exception as e:  # one failing seed must not end the gallery; it is reported
@@ -101,6 +106,7 @@ def run_gallery(
     seed_start: int = 0,
     workers: int = 0,
     on_done: Callable[[SeedOutcome], None] | None = None,
+    gif: bool = True,
 ) -> list[SeedOutcome]:
     """Run ``n`` seeds from ``seed_start`` into ``out_dir``; then write contact sheet and index."""
     out_dir = Path(out_dir)
@@ -110,7 +116,7 @@ def run_gallery(
     threads = max(1, (os.cpu_count() or 1) // workers)
     if workers > 1:
         cfg = cfg.replace(workers=1)  # the cores are shared between seeds, not within one
-    jobs = [(cfg, out_dir, s, threads) for s in seeds]
+    jobs = [(cfg, out_dir, s, threads, gif) for s in seeds]
     outcomes: list[SeedOutcome] = []
     if workers == 1:
         for job in jobs:

@@ -368,7 +368,8 @@ def _check_run_dir(run_dir: Path) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("outputs/gallery"), show_default=True)
 @click.option("--size", type=int, help="Output size of each portrait in px.")
 @click.option("--device", help="auto, cpu or cuda.")
-def gallery(n, preset, seed_start, time_limit, workers, out, size, device) -> None:
+@click.option("--gif/--no-gif", default=True, show_default=True, help="An evolution.gif for each portrait.")
+def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) -> None:
     """Evolve N portraits (seeds S..S+N-1) into OUT/<seed>/, then a contact sheet and index.html."""
     from polyface.batch import run_gallery
 
@@ -389,7 +390,7 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device) -> No
     def report(o) -> None:
         click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
 
-    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, workers=workers, on_done=report)
+    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, workers=workers, on_done=report, gif=gif)
     click.echo(str(out / "index.html"))
     if any(o.status == "interrupted" for o in outcomes):
         return EXIT_INTERRUPTED
