@@ -41,6 +41,17 @@ class BlazeFaceJudge:
         return self.best(rgb)[1] >= self.min_side
 
 
+def framed(path, size: int, margin: float = 0.3) -> tuple[np.ndarray, float]:
+    """The portrait at ``size`` px on a border of ``margin`` of its side in its own corner colour,
+    as a print hangs on a wall; returns (image, portrait share of the framed side)."""
+    with Image.open(path) as im:
+        im = im.convert("RGB").resize((size, size), Image.LANCZOS)
+    border = int(round(size * margin))
+    out = Image.new("RGB", (size + 2 * border, size + 2 * border), im.getpixel((0, 0)))
+    out.paste(im, (border, border))
+    return np.asarray(out), size / (size + 2 * border)
+
+
 def load_png(path, size: int | None = None) -> np.ndarray:
     with Image.open(path) as im:
         im = im.convert("RGB")
