@@ -108,7 +108,11 @@ def run_gallery(
     on_done: Callable[[SeedOutcome], None] | None = None,
     gif: bool = True,
 ) -> list[SeedOutcome]:
-    """Run ``n`` seeds from ``seed_start`` into ``out_dir``; then write contact sheet and index."""
+    """Run ``n`` seeds from ``seed_start`` into ``out_dir``; then write contact sheet and index.
+
+    With ``workers`` > 1 the seeds run in spawned processes, so a script that calls this
+    must do so under ``if __name__ == "__main__":`` (as with any multiprocessing code).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or default_workers()
