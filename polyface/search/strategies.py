@@ -74,9 +74,7 @@ class PopulationStrategy:
     def tell(self, genomes: list[Genome], scores: np.ndarray, boxes: np.ndarray | None = None) -> None:
         st = self.state
         scores = np.asarray(scores, dtype=np.float64)
-        if self._n_children == 0:
-            pool, pool_scores = list(genomes), scores
-        elif self.reevaluate:
+        if self._n_children == 0 or self.reevaluate:  # the batch already holds every contender
             pool, pool_scores = list(genomes), scores
         else:
             pool = list(genomes) + st.parents
