@@ -92,19 +92,6 @@ def read_checkpoint(run_dir: Path) -> dict[str, Any]:
     return doc
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The complete lines of a .jsonl file (a torn last line, from a crash, is skipped)."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
 def _writes(method):
     """Turn an OSError while writing (a full disk, a folder made read-only) into one clear error;
     the files written before, the last checkpoint among them, stay as they were."""
