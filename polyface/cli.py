@@ -266,15 +266,10 @@ def _read_genome(path: Path):
 
 
 def _check_out_parent(out: Path) -> None:
-    import os
-
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise UserError(f"{out}: {parent} is not a folder")
+    """An output file must not be a folder, and its folder must pass ``_check_out_folder``."""
     if out.is_dir():
         raise UserError(f"{out}: is a folder; give a file name")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise UserError(f"{out}: folder {parent} is not writable")
+    _check_out_folder(out.parent if str(out.parent) else Path("."), str(out))
 
 
 def _check_out_folder(out: Path, what: str) -> None:
