@@ -102,3 +102,26 @@ def test_onet_logit_ranks_a_face_above_noise(astronaut, detector):
 def test_bad_input_shape(detector):
     with pytest.raises(ValueError, match="shape"):
         detector(torch.zeros(3, 64, 64))
+
+
+def test_detectors_implement_the_contract(face_crop, detector):
+    """MTCNN and the Haar cascade both take (B,3,H,W) in [0, 1] and return Detections."""
+    from polyface.detect import Detections, Detector
+
+    x = to_batch(face_crop, np.zeros_like(face_crop))
+    found = [detector]
+    try:
+        from polyface.detect.haar import HaarDetector
+
+        found.append(HaarDetector(min_share=0.4))
+    except Exception:  # OpenCV missing: only MTCNN
+        pass
+    boxes = []
+    for det in found:
+        assert isinstance(det, Detector) and det.name
+        d = det(x)
+        assert isinstance(d, Detections) and d.size == face_crop.shape[:2]
+        assert d.count.tolist()[1] == 0 and d.count.tolist()[0] >= 1, det.name
+        boxes.append(d.best_box[0].cpu())
+    # the two families put the face in the same place (x0, y0, x1, y1 within a tenth of the side)
+    assert all(float((b - boxes[0]).abs().max()) <= 0.1 * face_crop.shape[0] for b in boxes)

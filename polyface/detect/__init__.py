@@ -1,5 +1,6 @@
 """Face detection: image tensors in, dense detections out. Never sees a genome."""
 
-from polyface.detect.mtcnn import Detections, FaceDetector
+from polyface.detect.mtcnn import FaceDetector
+from polyface.detect.types import Detections, Detector
 
-__all__ = ["Detections", "FaceDetector"]
+__all__ = ["Detections", "Detector", "FaceDetector"]

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from polyface.detect.types import Detections, dense_detections
+
 CASCADE = "haarcascade_frontalface_default.xml"
 
 
@@ -60,6 +62,50 @@ def _cascade(stages: int | None):
     return clf
 
 
+def _gray(images: torch.Tensor) -> np.ndarray:
+    """(B,3,H,W) floats in [0, 1] -> (B,H,W) uint8 luma."""
+    rgb = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    # ITU-R BT.601 luma, as cv2.cvtColor(..., COLOR_RGB2GRAY) computes it
+    return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).round().astype(np.uint8)
+
+
+class HaarDetector:
+    """The whole frontal-face cascade as a ``Detector``: (B,3,H,W) in [0, 1] -> ``Detections``.
+
+    A cascade says yes or no: every face found has probability 1 and log-odds +inf, and no
+    landmarks (NaN). Faces smaller than ``min_share`` of the shorter side are not looked for.
+    Runs on the CPU; the detections are returned on the CPU.
+    """
+
+    name = "haar"
+
+    def __init__(self, min_share: float = 0.0, scale_factor: float = 1.1, min_neighbors: int = 1) -> None:
+        self.clf = _cascade(None)
+        self.min_share = min_share
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def __call__(self, images: torch.Tensor) -> Detections:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
+        found, inds = [], []
+        for i, g in enumerate(_gray(images)):
+            side = max(1, int(self.min_share * min(g.shape)))
+            for x, y, w, h in self.clf.detectMultiScale(g, self.scale_factor, self.min_neighbors, minSize=(side, side)):
+                found.append([x, y, x + w, y + h, 1.0])
+                inds.append(i)
+        k = len(found)
+        boxes = torch.tensor(found, dtype=torch.float32).reshape(k, 5)
+        points = torch.full((k, 5, 2), float("nan"))
+        logits = torch.full((k,), float("inf"))
+        return dense_detections(boxes, torch.tensor(inds, dtype=torch.long), points, logits, images.shape[0],
+                                tuple(images.shape[2:]))
+
+
 class HaarDepth:
     """Graded Haar evidence of one large face per image: (B,) scores in [0, 1].
 
@@ -75,9 +121,7 @@ class HaarDepth:
         self.cascades = [(_cascade(c if c < 25 else None), c) for c in cuts]
 
     def _gray(self, images: torch.Tensor) -> np.ndarray:
-        rgb = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        # ITU-R BT.601 luma, as cv2.cvtColor(..., COLOR_RGB2GRAY) computes it
-        return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).round().astype(np.uint8)
+        return _gray(images)
 
     def found(self, images: torch.Tensor, stages_index: int = -1) -> np.ndarray:
         """(B,) bool: the cascade cut at ``cuts[stages_index]`` finds a large face."""

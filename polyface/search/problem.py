@@ -6,8 +6,6 @@ problem owns the renderer, the detector, the device and the random draws of robu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
@@ -16,35 +14,9 @@ from polyface.detect.mtcnn import FaceDetector
 from polyface.search.augment import AugmentSettings, augment
 from polyface.genome import Genome
 from polyface.render.cairo import BatchRenderer
+from polyface.search.types import Evaluation, Verdict
 
-
-@dataclass
-class Evaluation:
-    """Scores of one batch: ``scores`` (B,), ``passes`` (B,) at the working size,
-    ``probs`` (B,) best face probability, ``boxes`` (B,4) best face box in canvas units (NaN: none)."""
-
-    scores: np.ndarray
-    passes: np.ndarray
-    probs: np.ndarray
-    boxes: np.ndarray
-
-
-@dataclass
-class Verdict:
-    """The portrait rule checked on the antialiased render at each size: size -> (passes, prob, faces)."""
-
-    sizes: dict[int, tuple[bool, float, int]] = field(default_factory=dict)
-
-    @property
-    def portrait(self) -> bool:
-        return bool(self.sizes) and all(ok for ok, _, _ in self.sizes.values())
-
-    @property
-    def min_prob(self) -> float:
-        return min((p for _, p, _ in self.sizes.values()), default=0.0)
-
-    def to_dict(self) -> dict:
-        return {str(s): {"portrait": ok, "prob": p, "faces": n} for s, (ok, p, n) in sorted(self.sizes.items())}
+__all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict"]  # the first and last moved to search.types
 
 
 class Renderer:

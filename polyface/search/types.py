@@ -1,0 +1,94 @@
+"""The contracts of the search: what the loop asks of a problem and of a strategy, and the
+plain results they exchange.
+
+``Problem`` and ``Strategy`` are structural (``typing.Protocol``): any class with these
+methods fits, without inheriting from anything here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from polyface.genome import Genome
+
+
+@dataclass
+class Evaluation:
+    """Scores of one batch: ``scores`` (B,), ``passes`` (B,) at the working size,
+    ``probs`` (B,) best face probability, ``boxes`` (B,4) best face box in canvas units (NaN: none)."""
+
+    scores: np.ndarray
+    passes: np.ndarray
+    probs: np.ndarray
+    boxes: np.ndarray
+
+
+@dataclass
+class Verdict:
+    """The portrait rule checked on the antialiased render at each size: size -> (passes, prob, faces)."""
+
+    sizes: dict[int, tuple[bool, float, int]] = field(default_factory=dict)
+
+    @property
+    def portrait(self) -> bool:
+        return bool(self.sizes) and all(ok for ok, _, _ in self.sizes.values())
+
+    @property
+    def min_prob(self) -> float:
+        return min((p for _, p, _ in self.sizes.values()), default=0.0)
+
+    def to_dict(self) -> dict:
+        return {str(s): {"portrait": ok, "prob": p, "faces": n} for s, (ok, p, n) in sorted(self.sizes.items())}
+
+
+@runtime_checkable
+class Problem(Protocol):
+    """Scores genomes; owns the renderer, the detector, the device and its own random draws."""
+
+    sizes: tuple[int, ...]  # the working size first, then the search sizes
+
+    @property
+    def noisy(self) -> bool:
+        """True when scores carry random draws, so a strategy must re-score its elites."""
+        ...
+
+    def evaluate(self, genomes: list[Genome]) -> Evaluation:
+        """One score per genome (higher is better), with the best face's probability and box."""
+        ...
+
+    def verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool = True) -> Verdict:
+        """The portrait rule on the final, antialiased render at each of ``sizes``."""
+        ...
+
+    def state_dict(self) -> dict:
+        """The random state, as plain JSON-able data."""
+        ...
+
+    def load_state_dict(self, d: dict) -> None: ...
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Ask/tell search over genomes; never calls the fitness itself."""
+
+    def ask(self) -> list[Genome]:
+        """The genomes to score this generation."""
+        ...
+
+    def tell(self, genomes: list[Genome], scores: np.ndarray, boxes: np.ndarray | None = None) -> None:
+        """The scores (and best face boxes, canvas units) of the genomes ``ask`` gave."""
+        ...
+
+    @property
+    def best(self) -> tuple[Genome, float]:
+        """The best genome so far and its score."""
+        ...
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly (random state included), as plain data."""
+        ...
+
+    def load_state_dict(self, d: dict) -> None: ...
