@@ -25,6 +25,7 @@ from common import machine, table, write_json  # noqa: E402
 from polyface.config import load_preset  # noqa: E402
 from polyface.genome import random_genome  # noqa: E402
 from polyface.run import build, evolve, n_workers, pick_device  # noqa: E402
+from polyface.search.workers import WorkerPool  # noqa: E402
 
 VERIFY = (64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TARGET_EVALS, TARGET_MEDIAN, TARGET_RATIO, TARGET_GPU = 3000, 3.0, 3.0, 100_000
@@ -39,7 +40,8 @@ def evals_per_second(preset: str, seconds: float = 8.0) -> dict:
     device = pick_device(cfg.device)
     problem, _ = build(cfg, device)
     workers = n_workers(cfg, device)
-    problem.start_workers(workers)
+    if workers > 1:
+        problem.use_pool(WorkerPool(workers, problem.settings))
     rng = np.random.default_rng(0)
     batch = [random_genome(rng, cfg.polygons, cfg.vertices, cfg.colour) for _ in range(max(cfg.population, 64))]
     try:

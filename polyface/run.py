@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import polyface
+from polyface._version import __version__
 from polyface.config import Config, parse_colour, to_toml
 from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import random_genome
@@ -22,6 +22,7 @@ from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
+from polyface.search.workers import WorkerPool
 
 MAX_VERIFY = 1024
 
@@ -141,7 +142,7 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
 def config_record(cfg: Config, device: torch.device) -> str:
     """config.toml's text: every resolved setting, then versions and device."""
     values = cfg.to_dict()
-    values["polyface_version"] = polyface.__version__
+    values["polyface_version"] = __version__
     values["torch_version"] = torch.__version__
     values["python_version"] = platform.python_version()
     values["resolved_device"] = str(device)
@@ -231,7 +232,9 @@ def _run(
         )
         all_hooks.insert(0, run_folder)
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
-    problem.start_workers(n_workers(cfg, device))
+    workers = n_workers(cfg, device)
+    if workers > 1:
+        problem.use_pool(WorkerPool(workers, problem.settings))
     try:
         result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
     finally:

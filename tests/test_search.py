@@ -269,12 +269,13 @@ def test_worker_processes_score_like_one_process():
     """Splitting a batch over worker processes gives the same scores (to float rounding)."""
     from polyface.detect import FaceDetector
     from polyface.search.problem import PortraitProblem
+    from polyface.search.workers import WorkerPool
 
     rng = np.random.default_rng(0)
     genomes = [random_genome(rng, 30, 5) for _ in range(12)] + [random_genome(rng, 5, 3, mode="grey")]
     problem = PortraitProblem(FaceDetector(), work_size=48, search_sizes=(64,))
     local = problem.score_batch(genomes, None)
-    problem.start_workers(2)
+    problem.use_pool(WorkerPool(2, problem.settings))
     try:
         pooled = problem.evaluate(genomes)
     finally:

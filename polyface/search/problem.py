@@ -141,12 +141,10 @@ class PortraitProblem:
             return self.pool.score(genomes, seed)
         return self.score_batch(genomes, seed)
 
-    def start_workers(self, n: int) -> None:
-        """Score batches in ``n`` CPU worker processes (each with one torch thread)."""
-        from polyface.search.workers import WorkerPool
-
-        if n > 1 and self.device.type == "cpu" and self.pool is None:
-            self.pool = WorkerPool(n, self.settings)
+    def use_pool(self, pool) -> None:
+        """Score large batches in ``pool`` (a ``polyface.search.workers.WorkerPool`` built from
+        ``self.settings``); ``close`` stops it."""
+        self.pool = pool
 
     def close(self) -> None:
         """Stop worker processes, if any."""

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
 from typing import Any, BinaryIO
 
 import numpy as np
+import torch
 
+from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import Genome
 from polyface.search.augment import AugmentSettings
-from polyface.search.problem import Evaluation
+from polyface.search.problem import PortraitProblem
+from polyface.search.types import Evaluation
 
 _LEN = struct.Struct("<Q")
 
@@ -85,14 +89,7 @@ def _settings_to_json(settings: dict[str, Any]) -> dict[str, Any]:
 
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     """The worker's loop: settings first, then (genomes, seed) requests until the stream ends."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    import torch
-
-    from polyface.detect.mtcnn import FaceDetector
-    from polyface.search.problem import PortraitProblem
-
     torch.set_num_threads(1)
     header, _ = _recv(stdin)
     settings = header["settings"]
