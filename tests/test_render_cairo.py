@@ -78,3 +78,22 @@ def test_bad_size_and_extension():
         render_rgb(g, 0)
     with pytest.raises(ValueError, match="extension"):
         save(g, "x.jpg", 64)
+
+
+def test_file_output_does_not_import_torch(tmp_path):
+    """PNG/SVG/PDF files come from Cairo alone: torch is imported only for tensors."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from polyface.genome import random_genome\n"
+        "from polyface.render.cairo import render_rgb, save\n"
+        "g = random_genome(np.random.default_rng(0), 5, 4)\n"
+        f"save(g, {str(tmp_path / 'x.png')!r}, 32); save(g, {str(tmp_path / 'x.svg')!r}, 32)\n"
+        "render_rgb(g, 16)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert (tmp_path / "x.png").is_file() and (tmp_path / "x.svg").is_file()

@@ -1,15 +1,22 @@
-"""The canonical renderer: Cairo, nonzero fill rule, any size, raster and vector outputs."""
+"""The canonical renderer: Cairo, nonzero fill rule, any size, raster and vector outputs.
+
+Writing files needs no torch: only the tensor path (``render_tensor``, ``to_tensor``,
+``render_batch``) imports it, when first called.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cairo
 import numpy as np
-import torch
 
 from polyface.atomic import atomic_path
 from polyface.genome import Genome
+
+if TYPE_CHECKING:
+    import torch
 
 FORMATS = ("png", "svg", "pdf")
 MIN_SIZE, MAX_SIZE = 1, 16384
@@ -73,6 +80,8 @@ class BatchRenderer:
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 in [0, 1]."""
+    import torch  # here, so that file output (PNG/SVG/PDF, GIF frames, contact sheets) runs without it
+
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
 
 

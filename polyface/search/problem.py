@@ -10,30 +10,16 @@ import numpy as np
 import torch
 
 from polyface import fitness
+from polyface.detect.haar import HaarDepth
 from polyface.detect.mtcnn import FaceDetector
-from polyface.search.augment import AugmentSettings, augment
 from polyface.genome import Genome
-from polyface.render.cairo import BatchRenderer
+from polyface.render.batch import Renderer, make_renderer
+from polyface.render.cairo import render_batch
+from polyface.search.augment import AugmentSettings, augment
 from polyface.search.types import Evaluation, Verdict
 
-__all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict"]  # the first and last moved to search.types
-
-
-class Renderer:
-    """Renders genomes to (B,3,H,W) tensors on the problem's device: Cairo on CPU, torch on cuda."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self._cairo: dict[int, BatchRenderer] = {}
-
-    def __call__(self, genomes: list[Genome], size: int) -> torch.Tensor:
-        if self.device.type == "cuda":
-            from polyface.render import torch as torch_render
-
-            return torch_render.render(torch_render.pack(genomes, self.device), size)
-        if size not in self._cairo:
-            self._cairo[size] = BatchRenderer(size, antialias=False)
-        return self._cairo[size].render_tensor(genomes).to(self.device)
+# Evaluation and Verdict moved to search.types, Renderer to render.batch.
+__all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict"]
 
 
 class PortraitProblem:
@@ -57,13 +43,11 @@ class PortraitProblem:
         self.ensemble_weight = ensemble_weight
         self.haar = None
         if ensemble_weight > 0:
-            from polyface.detect.haar import HaarDepth
-
             self.haar = HaarDepth(min_box)
         self.detector = detector
         self.accept = accept_detector or detector
         self.device = detector.device
-        self.render = Renderer(self.device)
+        self.render = make_renderer(self.device)
         self.sizes = (work_size, *[s for s in search_sizes if s != work_size])
         self.thresholds = thresholds
         self.min_box = min_box
@@ -177,8 +161,6 @@ class PortraitProblem:
     def verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool = True) -> Verdict:
         """Check the portrait rule on the antialiased Cairo render at each size, with the
         accepting detector's default thresholds and ``prob >= target``."""
-        from polyface.render.cairo import render_batch
-
         verdict = Verdict()
         for size in sorted(set(sizes)):
             image = render_batch([genome], size, antialias=True)
