@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, table, write_json  # noqa: E402
 
-from polyface.config import load_preset  # noqa: E402
+from polyface.preset import load_preset  # noqa: E402
 from polyface.genome import random_genome  # noqa: E402
 from polyface.run import build, evolve, n_workers, pick_device  # noqa: E402
 from polyface.search.workers import WorkerPool  # noqa: E402

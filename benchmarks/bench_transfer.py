@@ -27,7 +27,7 @@ from common import RESULTS, machine, table, write_json  # noqa: E402
 from judges import BlazeFaceJudge, framed  # noqa: E402
 
 from polyface.batch import write_pages  # noqa: E402
-from polyface.config import load_preset  # noqa: E402
+from polyface.preset import load_preset  # noqa: E402
 from polyface.run import evolve  # noqa: E402
 
 SIZES = (128, 256, 512)

@@ -126,7 +126,8 @@ def _flag_overrides(**flags) -> list[tuple[str, object]]:
 
 def resolve_config(preset: str, overrides: list[tuple[str, object]]):
     """Preset, then each flag over it; a bad flag value names the flag."""
-    from polyface.config import apply, load_preset
+    from polyface.config import apply
+    from polyface.preset import load_preset
 
     cfg = load_preset(preset)
     for key, value in overrides:
@@ -214,7 +215,7 @@ def score(images, as_json, min_box, device) -> None:
 @cli.command()
 def presets() -> None:
     """List the built-in presets."""
-    from polyface.config import describe_presets
+    from polyface.preset import describe_presets
 
     for name, desc in describe_presets():
         click.echo(f"{name:12s} {desc}")

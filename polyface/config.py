@@ -1,7 +1,8 @@
 """Run settings: one frozen dataclass, layered from defaults, a preset (TOML) and overrides.
 
 Every field has a type and an allowed range; a bad value raises ``ConfigError`` with a
-one-line message naming the source file, the key and what is allowed.
+one-line message naming the source file, the key and what is allowed. Preset files are found
+and read by ``polyface.preset``; the ranges of sizes and counts live in ``polyface.limits``.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any
+
+from polyface import limits
+from polyface.limits import Spec
+from polyface.limits import fmt as _fmt
 
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -88,32 +90,10 @@ class Config:
         return out
 
 
-@dataclass(frozen=True)
-class Spec:
-    kind: type
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple[str, ...] = ()
-    items: int | None = None  # fixed length for tuples; None for any length >= 1
-    help: str = ""
-
-    def describe(self) -> str:
-        if self.choices:
-            return "one of " + ", ".join(self.choices)
-        noun = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[self.kind]
-        if self.lo is not None and self.hi is not None:
-            noun += f" in {_fmt(self.lo)}..{_fmt(self.hi)}"
-        return noun
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
 FIELDS: dict[str, Spec] = {
     "preset": Spec(str),
     "description": Spec(str),
-    "seed": Spec(int, 0, 2**63 - 1),
+    "seed": limits.SEED,
     "polygons": Spec(int, 0, 4096),
     "max_polygons": Spec(int, 1, 4096),
     "vertices": Spec(int, 3, 64),
@@ -130,7 +110,7 @@ FIELDS: dict[str, Spec] = {
     "work_size": Spec(int, 24, 512),
     "search_sizes": Spec(tuple, 24, 1024),
     "search_thresholds": Spec(tuple, 0.0, 1.0, items=3),
-    "min_box": Spec(float, 0.05, 1.0),
+    "min_box": limits.MIN_BOX,
     "target": Spec(float, 0.0, 1.0),
     "verify_sizes": Spec(tuple, 24, 4096),
     "augment": Spec(int, 0, 64),
@@ -144,15 +124,15 @@ FIELDS: dict[str, Spec] = {
     "max_generations": Spec(int, 1, 10**9),
     "stagnation": Spec(int, 0, 10**9),
     "time_limit": Spec(float, 0.0, 10**7),
-    "size": Spec(int, 16, 16384),
-    "frame_size": Spec(int, 16, 4096),
+    "size": limits.RENDER_SIZE,
+    "frame_size": limits.FRAME_SIZE,
     "frame_every": Spec(int, 0, 10**6),
     "log_every": Spec(int, 1, 10**6),
     "checkpoint_every": Spec(float, 0.0, 3600.0),
     "gif": Spec(bool),
     "device": Spec(str, choices=("auto", "cpu", "cuda", "mps")),
-    "threads": Spec(int, 0, 256),
-    "workers": Spec(int, 0, 256),
+    "threads": limits.THREADS,
+    "workers": limits.WORKERS,
 }
 
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -243,77 +223,6 @@ def apply(cfg: Config, values: dict[str, Any], source: str = "") -> Config:
     """A new Config with ``values`` applied over ``cfg``, each one validated."""
     checked = {k: check_value(k, v, source) for k, v in values.items()}
     return check_config(dataclasses.replace(cfg, **checked), source)
-
-
-# ---- presets -------------------------------------------------------------------------------
-
-
-def builtin_presets() -> dict[str, Path]:
-    """Name -> path of the presets shipped with polyface."""
-    folder = resources.files("polyface.presets")
-    return {
-        Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")
-    }
-
-
-def read_preset_file(path: Path) -> dict[str, Any]:
-    """Parse a preset TOML file into a dict of raw values (not yet validated)."""
-    source = str(path)
-    if path.is_dir():
-        raise ConfigError(f"{source}: is a folder, not a preset file (.toml)")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such preset file") from None
-    except OSError as e:
-        raise ConfigError(f"{source}: cannot be read ({e.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{source}: not a text file (preset files are UTF-8 TOML)") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{source}: not valid TOML ({e})") from None
-    if not data:
-        raise ConfigError(f"{source}: empty preset (give at least 'description')")
-    return data
-
-
-def resolve_preset(name_or_path: str) -> tuple[str, Path]:
-    """A preset given by built-in name or by file path -> (name, path)."""
-    builtins = builtin_presets()
-    if name_or_path in builtins:
-        return name_or_path, builtins[name_or_path]
-    looks_like_path = name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path
-    if not looks_like_path:
-        raise ConfigError(
-            f"preset {name_or_path!r}: no such built-in preset (built-in: {', '.join(sorted(builtins))}; "
-            "or give a path to a .toml file)"
-        )
-    path = Path(name_or_path)
-    if path.suffix.lower() != ".toml" and not path.is_dir():
-        raise ConfigError(f"preset {name_or_path!r}: a preset file must be a .toml file")
-    stem = path.stem if PRESET_NAME.match(path.stem) else "custom"
-    return stem, path
-
-
-def load_preset(name_or_path: str = "default") -> Config:
-    """The Config a preset gives over the defaults."""
-    name, path = resolve_preset(name_or_path)
-    data = read_preset_file(path)
-    data.setdefault("preset", name)
-    return apply(Config(), data, str(path))
-
-
-def describe_presets() -> list[tuple[str, str]]:
-    """(name, one-line description) of each built-in preset."""
-    out = []
-    for name, path in sorted(builtin_presets().items()):
-        try:
-            desc = str(read_preset_file(path).get("description", ""))
-        except ConfigError as e:
-            desc = f"(broken: {e})"
-        out.append((name, desc.splitlines()[0] if desc else ""))
-    return out
 
 
 def to_toml(values: dict[str, Any]) -> str:

@@ -170,7 +170,8 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     same result). ``stop_overrides`` (max_generations, time_limit, stagnation) may extend
     its stop rules.
     """
-    from polyface.config import FIELDS, apply, read_preset_file
+    from polyface.config import FIELDS, apply
+    from polyface.preset import read_preset_file
     from polyface.runio.run_folder import CHECKPOINT, RunFolderError, read_checkpoint
 
     folder = Path(out)

@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyface.config import FIELDS, Config, ConfigError, apply, describe_presets, load_preset, to_toml
+from polyface.config import FIELDS, Config, ConfigError, apply, to_toml
+from polyface.preset import describe_presets, load_preset
 
 
 def test_builtin_presets_load_and_describe_themselves():

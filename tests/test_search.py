@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from polyface.config import load_preset
+from polyface.preset import load_preset
 from polyface.genome import random_genome
 from polyface.run import build, evolve
 from polyface.search.loop import StopRules, run_loop
