@@ -170,19 +170,13 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
             if value is not None:
                 resolve_config("default", [(key, value)])  # validates the value, naming the flag
         result = run.resume(resume_dir, hooks=hooks, **stops)
-        cfg = result.extra["config"]
     else:
         cfg = resolve_config(preset, _flag_overrides(**flags))
         if out is not None:
             _check_out_folder(out, "option --out")
         run.pick_device(cfg.device)  # a missing GPU is an error before any work
         result = run.evolve(cfg, out=out, hooks=hooks)
-    folder = result.extra["out"]
-    if cfg.gif and result.status != "interrupted":
-        from polyface.runio.animate import make_gif
-
-        make_gif(folder)
-    click.echo(str(folder))
+    click.echo(str(result.extra["out"]))
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
 
 

@@ -16,6 +16,7 @@ from polyface._version import __version__
 from polyface.config import Config, parse_colour, to_toml
 from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import random_genome
+from polyface.runio.gif import GifHook
 from polyface.runio.run_folder import RunFolder
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
@@ -157,7 +158,8 @@ def evolve(
     checkpoint_every: float | None = None,
 ) -> Result:
     """Evolve one portrait. Writes the run folder (``out`` or ``outputs/<stamp>-<preset>-s<seed>``)
-    unless ``write`` is False; ``result.extra['out']`` is its path."""
+    unless ``write`` is False, with ``evolution.gif`` when ``cfg.gif`` (and the run was not
+    interrupted); ``result.extra['out']`` is its path."""
     cfg = with_seed(cfg)
     folder = (Path(out) if out is not None else default_out(cfg)) if write else None
     return _run(cfg, folder, hooks, None, checkpoint_every)
@@ -232,6 +234,8 @@ def _run(
             resume=doc,
         )
         all_hooks.insert(0, run_folder)
+        if cfg.gif:
+            all_hooks.append(GifHook(folder))  # after the run folder has written its last frame
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
     workers = n_workers(cfg, device)
     if workers > 1:

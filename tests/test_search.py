@@ -189,6 +189,17 @@ def test_real_run_writes_a_complete_run_folder(tmp_path):
     assert "seed = 3" in toml and "torch_version" in toml and "resolved_device" in toml
 
 
+def test_library_writes_the_gif_the_config_asks_for(tmp_path):
+    """``evolve(config)`` does what ``polyface evolve`` does: ``gif = true`` gives evolution.gif."""
+    from PIL import Image
+
+    evolve(small(max_generations=3, gif=True), out=tmp_path / "gif")
+    evolve(small(max_generations=3), out=tmp_path / "plain")
+    with Image.open(tmp_path / "gif" / "evolution.gif") as im:
+        assert im.format == "GIF" and im.size == (48, 48)
+    assert not (tmp_path / "plain" / "evolution.gif").exists()
+
+
 @pytest.mark.slow
 def test_fool_preset_finds_a_face_quickly():
     """The plain scorer meets the portrait rule at the working size within a short budget."""
