@@ -3,115 +3,29 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
 import click
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from polyface import limits
+from polyface.cli_support import (
+    EXIT_INTERRUPTED,
+    PolyfaceGroup,
+    UserError,
+    check_out_folder,
+    check_out_parent,
+    check_run_dir,
+    click_type,
+)
+from polyface.config import FIELDS
+from polyface.runio.progress import ProgressLine
+
+# ProgressLine moved to polyface.runio.progress; UserError, click_type and the group to cli_support.
+__all__ = ["ProgressLine", "UserError", "cli", "click_type", "main"]
 
 
-class UserError(click.ClickException):
-    """A user mistake: one line on stderr, exit code 2."""
-
-    exit_code = EXIT_USAGE
-
-    def show(self, file=None) -> None:
-        click.echo(f"polyface: error: {self.format_message()}", err=True)
-
-
-def _user_errors():
-    """The library's exception types that mean bad input, not a bug."""
-    from polyface.config import ConfigError
-    from polyface.detect.haar import HaarUnavailable
-    from polyface.genome import GenomeError
-    from polyface.run import DeviceError
-    from polyface.runio.run_folder import RunFolderError
-    from polyface.score import ImageError
-
-    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable]
-    try:
-        from polyface.runio.animate import MissingDependency, RunFolderError as AnimRunError
-
-        errors += [MissingDependency, AnimRunError]
-    except ImportError:
-        pass
-    return tuple(errors)
-
-
-# ---- progress ------------------------------------------------------------------------------
-
-
-class ProgressLine:
-    """Live progress on stderr: generation, best score, evals/s and the portrait verdict."""
-
-    def __init__(self, every_s: float = 0.25) -> None:
-        self.tty = sys.stderr.isatty()
-        self.every_s = every_s if self.tty else 5.0
-        self.last = 0.0
-
-    def _line(self, p) -> str:
-        verdict = "PORTRAIT" if p.portrait else ("face" if p.best >= 1 else "searching")
-        return (
-            f"gen {p.generation:6d}  best {p.best:6.3f}  face p {p.best_prob:6.4f}  "
-            f"{p.evals_per_s:7.0f} evals/s  {p.elapsed_s:6.1f}s  {verdict}"
-        )
-
-    def on_generation(self, p) -> None:
-        now = time.monotonic()
-        if now - self.last < self.every_s and not p.portrait:
-            return
-        self.last = now
-        if self.tty:
-            click.echo("\r" + self._line(p) + "\x1b[K", err=True, nl=False)
-        else:
-            click.echo(self._line(p), err=True)
-
-    def on_end(self, r) -> None:
-        if self.tty:
-            click.echo("", err=True)
-        sizes = ", ".join(f"{s}px {'ok' if ok else 'no'} ({pr:.3f})" for s, (ok, pr, _) in sorted(r.verdict.sizes.items()))
-        click.echo(
-            f"{r.status}: score {r.score:.3f}, portrait {'yes' if r.portrait else 'no'} "
-            f"after {r.generations} generations, {r.evaluations} evaluations, {r.elapsed_s:.1f}s [{sizes}]",
-            err=True,
-        )
-
-
-# ---- commands ------------------------------------------------------------------------------
-
-
-class PolyfaceGroup(click.Group):
-    """Runs a command so that user mistakes end with one line on stderr and exit code 2,
-    and Ctrl-C with exit code 130 (the run saves its best portrait first)."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        code = self._run(args, prog_name, complete_var, **extra)
-        if standalone_mode:
-            sys.exit(code)
-        return code
-
-    def _run(self, args, prog_name, complete_var, **extra) -> int:
-        errors = _user_errors()
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Exit as e:
-            return e.exit_code
-        except UserError as e:
-            e.show()
-            return EXIT_USAGE
-        except click.ClickException as e:
-            click.echo(f"polyface: error: {e.format_message()}", err=True)
-            return EXIT_USAGE
-        except (click.exceptions.Abort, KeyboardInterrupt):
-            click.echo("polyface: interrupted", err=True)
-            return EXIT_INTERRUPTED
-        except errors as e:
-            click.echo(f"polyface: error: {e}", err=True)
-            return EXIT_USAGE
-        return rv if isinstance(rv, int) else 0
+def _field(key: str) -> click.ParamType:
+    return click_type(FIELDS[key])
 
 
 @click.group(cls=PolyfaceGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,22 +51,22 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
 
 @cli.command()
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
-@click.option("--seed", type=int, help="Random seed (drawn and recorded when not given).")
+@click.option("--seed", type=_field("seed"), help="Random seed (drawn and recorded when not given).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default outputs/<stamp>-<preset>-s<seed>).")
-@click.option("--size", type=int, help="Output size of best.png/best.svg in px.")
-@click.option("--work-size", type=int, help="Working (search) canvas size in px.")
-@click.option("--polygons", type=int, help="Number of polygons to start with.")
-@click.option("--vertices", type=int, help="Vertices per polygon.")
-@click.option("--colour", "--color", "colour", help="grey or rgba.")
+@click.option("--size", type=_field("size"), help="Output size of best.png/best.svg in px.")
+@click.option("--work-size", type=_field("work_size"), help="Working (search) canvas size in px.")
+@click.option("--polygons", type=_field("polygons"), help="Number of polygons to start with.")
+@click.option("--vertices", type=_field("vertices"), help="Vertices per polygon.")
+@click.option("--colour", "--color", "colour", type=_field("colour"), help="Colour mode.")
 @click.option("--symmetric/--no-symmetric", default=None, help="Mirror polygons about the vertical axis.")
-@click.option("--strategy", help="population or hillclimb.")
-@click.option("--population", type=int, help="Children per generation.")
-@click.option("--target", type=float, help="Face probability the portrait must reach at every size.")
-@click.option("--max-generations", type=int, help="Stop after this many generations.")
-@click.option("--time-limit", type=float, help="Stop after this many seconds.")
-@click.option("--device", help="auto, cpu or cuda.")
-@click.option("--threads", type=int, help="CPU threads for torch (0: all cores).")
-@click.option("--frame-size", type=int, help="Size of the frames written on each improvement.")
+@click.option("--strategy", type=_field("strategy"), help="Search strategy.")
+@click.option("--population", type=_field("population"), help="Children per generation.")
+@click.option("--target", type=_field("target"), help="Face probability the portrait must reach at every size.")
+@click.option("--max-generations", type=_field("max_generations"), help="Stop after this many generations.")
+@click.option("--time-limit", type=_field("time_limit"), help="Stop after this many seconds.")
+@click.option("--device", type=_field("device"), help="Where to score.")
+@click.option("--threads", type=_field("threads"), help="CPU threads for torch (0: all cores).")
+@click.option("--frame-size", type=_field("frame_size"), help="Size of the frames written on each improvement.")
 @click.option("--gif/--no-gif", default=None, help="Write evolution.gif into the run folder at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; print only the run folder.")
 @click.option(
@@ -165,15 +79,12 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
 
     hooks = [] if quiet else [ProgressLine()]
     if resume_dir is not None:
-        stops = {k: flags[k] for k in ("max_generations", "time_limit")}
-        for key, value in stops.items():
-            if value is not None:
-                resolve_config("default", [(key, value)])  # validates the value, naming the flag
+        stops = {k: flags[k] for k in ("max_generations", "time_limit")}  # checked by their option types
         result = run.resume(resume_dir, hooks=hooks, **stops)
     else:
         cfg = resolve_config(preset, _flag_overrides(**flags))
         if out is not None:
-            _check_out_folder(out, "option --out")
+            check_out_folder(out, "option --out")
         run.pick_device(cfg.device)  # a missing GPU is an error before any work
         result = run.evolve(cfg, out=out, hooks=hooks)
     click.echo(str(result.extra["out"]))
@@ -183,18 +94,15 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
 @cli.command()
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
-@click.option("--min-box", type=float, default=0.5, show_default=True, help="Face box share of the canvas.")
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@click.option("--min-box", type=click_type(limits.MIN_BOX), default=0.5, show_default=True, help=limits.MIN_BOX.help)
+@click.option("--device", type=_field("device"), default="cpu", show_default=True, help="Where to score.")
 def score(images, as_json, min_box, device) -> None:
     """Detect faces in IMAGES and say whether each passes the portrait rule."""
-    from polyface.config import check_value
     from polyface.detect import FaceDetector
     from polyface.run import pick_device
     from polyface.score import load_image, score_images
 
-    if not 0.05 <= min_box <= 1.0:
-        raise UserError(f"option --min-box must be a number in 0.05..1, got {min_box}")
-    torch_device = pick_device(check_value("device", device, "option --device"))
+    torch_device = pick_device(device)
     for p in images:  # fail before any work on a bad file
         load_image(p)
     det = FaceDetector(device=torch_device)
@@ -217,88 +125,36 @@ def presets() -> None:
 
 @cli.command()
 @click.argument("genome", type=click.Path(path_type=Path))
-@click.option("--size", type=int, default=1024, show_default=True, help="Output size in px (16..16384).")
+@click.option("--size", type=_field("size"), default=1024, show_default=True, help="Output size in px.")
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True, help="OUT.png, .svg or .pdf")
 @click.option("--background", help="Background colour #rrggbb (default: the genome's).")
 def render(genome, size, out, background) -> None:
     """Render a GENOME.json at any size to PNG, SVG or PDF."""
     from polyface.config import parse_colour
-    from polyface.genome import from_json
+    from polyface.genome import load_genome
     from polyface.render.cairo import save
 
-    if not 16 <= size <= 16384:
-        raise UserError(f"option --size must be an integer in 16..16384, got {size}")
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UserError(f"{out}: output extension must be .png, .svg or .pdf")
-    g = _read_genome(genome)
+    g = load_genome(genome)
     if background is not None:
         try:
             g.background[:] = parse_colour(background)
         except ValueError:
             raise UserError(f"option --background must be a colour #rrggbb, got {background!r}") from None
-    _check_out_parent(out)
+    check_out_parent(out)
     save(g, out, size)
     click.echo(str(out))
 
 
-def _read_genome(path: Path):
-    from polyface.genome import GenomeError, from_json
-
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder, not a genome file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such genome file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file (genomes are JSON)") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot be read ({e.strerror})") from None
-    try:
-        return from_json(text)
-    except GenomeError as e:
-        raise UserError(f"{path}: {e}") from None
-
-
-def _check_out_parent(out: Path) -> None:
-    """An output file must not be a folder, and its folder must pass ``_check_out_folder``."""
-    if out.is_dir():
-        raise UserError(f"{out}: is a folder; give a file name")
-    _check_out_folder(out.parent if str(out.parent) else Path("."), str(out))
-
-
-def _check_out_folder(out: Path, what: str) -> None:
-    """An output folder (made if missing) must not be, or lie under, a file and must be writable."""
-    import os
-
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{what}: {out} exists and is not a folder")
-    parent = out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UserError(f"{what}: {out}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{what}: {out}: folder {parent} is not writable")
-
-
 def _animation_options(fn):
-    fn = click.option("--fps", type=int, default=10, show_default=True, help="Frames per second (1..60).")(fn)
-    fn = click.option("--size", type=int, help="Re-render frames from their genomes at this size.")(fn)
-    fn = click.option("--frames", type=int, help="Pick this many frames spread over the run.")(fn)
-    fn = click.option("--hold", type=float, default=2.0, show_default=True, help="Seconds on the final portrait.")(fn)
+    for flag, spec, default in (
+        ("--fps", limits.FPS, 10), ("--size", limits.FRAME_SIZE, None),
+        ("--frames", limits.FRAMES, None), ("--hold", limits.HOLD, 2.0),
+    ):
+        help = "Re-render frames from their genomes at this size in px." if flag == "--size" else spec.help
+        fn = click.option(flag, type=click_type(spec), default=default, show_default=default is not None, help=help)(fn)
     return fn
-
-
-def _check_animation(fps, size, frames, hold) -> None:
-    if not 1 <= fps <= 60:
-        raise UserError(f"option --fps must be an integer in 1..60, got {fps}")
-    if size is not None and not 16 <= size <= 4096:
-        raise UserError(f"option --size must be an integer in 16..4096, got {size}")
-    if frames is not None and not 2 <= frames <= 10000:
-        raise UserError(f"option --frames must be an integer in 2..10000, got {frames}")
-    if not 0 <= hold <= 60:
-        raise UserError(f"option --hold must be a number of seconds in 0..60, got {hold}")
 
 
 @cli.command()
@@ -311,14 +167,13 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
     """Animate a run's evolution as a GIF (or MP4 when OUT ends in .mp4)."""
     from polyface.runio import animate
 
-    _check_animation(fps, size, frames, hold)
-    _check_run_dir(run_dir)
+    check_run_dir(run_dir)
     if out is not None and out.suffix.lower() not in (".gif", ".mp4"):
         raise UserError(f"{out}: output extension must be .gif or .mp4")
     if out is not None:
-        _check_out_parent(out)
-    if (out is None or out.suffix.lower() == ".gif") and fps > animate.GIF_MAX_FPS:
-        raise UserError(f"option --fps must be an integer in 1..{animate.GIF_MAX_FPS} for a GIF (1..60 for .mp4), got {fps}")
+        check_out_parent(out)
+    if (out is None or out.suffix.lower() == ".gif") and not limits.GIF_FPS.admits(fps):
+        raise UserError(f"option --fps must be {limits.GIF_FPS.describe()} for a GIF (.mp4: up to 60), got {fps:g}")
     if out is not None and out.suffix.lower() == ".mp4":
         info = animate.make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
     else:
@@ -334,44 +189,32 @@ def video(run_dir, out, fps, size, frames, hold) -> None:
     """Animate a run's evolution as an MP4 (needs imageio-ffmpeg: pip install 'polyface[video]')."""
     from polyface.runio import animate
 
-    _check_animation(fps, size, frames, hold)
-    _check_run_dir(run_dir)
+    check_run_dir(run_dir)
     out = out or run_dir / "evolution.mp4"
     if out.suffix.lower() != ".mp4":
         raise UserError(f"{out}: output extension must be .mp4")
-    _check_out_parent(out)
+    check_out_parent(out)
     info = animate.make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
     click.echo(f"{info.path}  ({info.n_frames} frames, {info.bytes / 1024:.0f} KiB)")
 
 
-def _check_run_dir(run_dir: Path) -> None:
-    if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: not a run folder (no such folder)")
-
-
 @cli.command()
-@click.option("-n", "n", type=int, required=True, help="Number of portraits.")
+@click.option("-n", "n", type=click_type(limits.GALLERY_RUNS), required=True, help=limits.GALLERY_RUNS.help)
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
-@click.option("--seed-start", type=int, default=0, show_default=True, help="First seed.")
-@click.option("--time-limit", type=float, help="Seconds per portrait.")
-@click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
+@click.option("--seed-start", type=click_type(limits.SEED_START), default=0, show_default=True, help="First seed.")
+@click.option("--time-limit", type=_field("time_limit"), help="Seconds per portrait.")
+@click.option("--workers", type=click_type(limits.WORKERS), default=0, help="Worker processes (default: one per core).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("outputs/gallery"), show_default=True)
-@click.option("--size", type=int, help="Output size of each portrait in px.")
-@click.option("--device", help="auto, cpu or cuda.")
+@click.option("--size", type=_field("size"), help="Output size of each portrait in px.")
+@click.option("--device", type=_field("device"), help="Where to score.")
 @click.option("--gif/--no-gif", default=True, show_default=True, help="An evolution.gif for each portrait.")
 def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) -> None:
     """Evolve N portraits (seeds S..S+N-1) into OUT/<seed>/, then a contact sheet and index.html."""
     from polyface.batch import run_gallery
 
-    if not 1 <= n <= 100000:
-        raise UserError(f"option -n must be an integer in 1..100000, got {n}")
-    if not 0 <= seed_start <= 2**62:
-        raise UserError(f"option --seed-start must be an integer in 0..{2**62}, got {seed_start}")
-    if not 0 <= workers <= 256:
-        raise UserError(f"option --workers must be an integer in 0..256, got {workers}")
     if out.exists() and not out.is_dir():
         raise UserError(f"option --out: {out} exists and is not a folder")
-    _check_out_folder(out, "option --out")
+    check_out_folder(out, "option --out")
     cfg = resolve_config(preset, _flag_overrides(time_limit=time_limit, size=size, device=device))
     from polyface.run import pick_device
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -225,3 +226,22 @@ def from_json(text: str) -> Genome:
     except RecursionError:
         raise GenomeError("not valid JSON: nested too deeply") from None
     return from_dict(data)
+
+
+def load_genome(path: str | Path) -> Genome:
+    """Read a genome file; every problem is one GenomeError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise GenomeError(f"{path}: is a folder, not a genome file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GenomeError(f"{path}: no such genome file") from None
+    except UnicodeDecodeError:
+        raise GenomeError(f"{path}: not a text file (genomes are JSON)") from None
+    except OSError as e:
+        raise GenomeError(f"{path}: cannot be read ({e.strerror})") from None
+    try:
+        return from_json(text)
+    except GenomeError as e:
+        raise GenomeError(f"{path}: {e}") from None

@@ -235,3 +235,38 @@ def test_gallery_and_resume_skips_done_seeds(tmp_path: Path) -> None:
     assert again.stderr.count("skipped") == 2, again.stderr
     assert "seed 0: skipped" in again.stderr and "seed 1: skipped" in again.stderr
     assert {p: p.stat().st_mtime_ns for p in g.glob("*/result.json")} == stamps
+
+
+def test_cli_and_library_take_the_same_animation_limits() -> None:
+    """`polyface gif` options and make_gif/make_video's checks accept exactly the same values."""
+    from polyface import limits
+    from polyface.cli_support import UserError, click_type
+    from polyface.runio.frames import check_animation
+
+    def cli_accepts(spec, value) -> bool:
+        try:
+            click_type(spec).convert(str(value), None, None)
+            return True
+        except UserError:
+            return False
+
+    def lib_accepts(**kw) -> bool:
+        args = {"fps": 10, "hold": 1.0, "size": None, "frames": None} | kw
+        try:
+            check_animation(**args)
+            return True
+        except ValueError:
+            return False
+
+    for name, spec in (("size", limits.FRAME_SIZE), ("frames", limits.FRAMES), ("fps", limits.FPS), ("hold", limits.HOLD)):
+        for v in (spec.lo - 1, spec.lo, spec.hi, spec.hi + 1):
+            v = int(v) if spec.kind is int else float(v)
+            assert cli_accepts(spec, v) == lib_accepts(**{name: v}) == (spec.lo <= v <= spec.hi), (name, v)
+
+
+def test_gif_of_one_frame(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "one.gif"
+    result = ok(["gif", run_dir, "--frames", "1", "-o", out])
+    assert result.stdout.startswith(f"{out}  (1 frames")
+    with Image.open(out) as im:
+        assert getattr(im, "n_frames", 1) == 1

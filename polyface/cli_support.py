@@ -1,0 +1,142 @@
+"""The command line's plumbing: option types derived from the settings' specs, and the error
+handling that turns a user's mistake into one line on stderr with exit code 2."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from polyface.limits import Spec
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(click.ClickException):
+    """A user mistake: one line on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file=None) -> None:
+        click.echo(f"polyface: error: {self.format_message()}", err=True)
+
+
+class _SpecMixin:
+    """Parses like its click type; a value out of the spec is one line naming the option and range."""
+
+    spec: Spec
+
+    def convert(self, value, param, ctx):
+        name = param.opts[0] if param is not None and param.opts else "value"
+        try:
+            out = super().convert(value, param, ctx)
+        except click.BadParameter:
+            raise UserError(f"option {name} must be {self.spec.describe()}, got {value}") from None
+        if isinstance(out, float) and not math.isfinite(out):
+            raise UserError(f"option {name} must be {self.spec.describe()}, got {value}")
+        return out
+
+
+class _IntSpec(_SpecMixin, click.IntRange):
+    pass
+
+
+class _FloatSpec(_SpecMixin, click.FloatRange):
+    pass
+
+
+class _ChoiceSpec(_SpecMixin, click.Choice):
+    pass
+
+
+def click_type(spec: Spec) -> click.ParamType:
+    """The click option type of a setting's spec: Choice, IntRange or FloatRange over its limits."""
+    if spec.choices:
+        t = _ChoiceSpec(spec.choices)
+    elif spec.kind is int:
+        t = _IntSpec(spec.lo, spec.hi)
+    elif spec.kind is float:
+        t = _FloatSpec(spec.lo, spec.hi)
+    else:
+        raise ValueError(f"no click type for a {spec.kind.__name__} setting")
+    t.spec = spec
+    return t
+
+
+def _user_errors():
+    """The library's exception types that mean bad input, not a bug."""
+    from polyface.config import ConfigError
+    from polyface.detect.haar import HaarUnavailable
+    from polyface.genome import GenomeError
+    from polyface.run import DeviceError
+    from polyface.runio.run_folder import RunFolderError
+    from polyface.score import ImageError
+
+    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable]
+    try:
+        from polyface.runio.animate import MissingDependency, RunFolderError as AnimRunError
+
+        errors += [MissingDependency, AnimRunError]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+class PolyfaceGroup(click.Group):
+    """Runs a command so that user mistakes end with one line on stderr and exit code 2,
+    and Ctrl-C with exit code 130 (the run saves its best portrait first)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        code = self._run(args, prog_name, complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, **extra) -> int:
+        errors = _user_errors()
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as e:
+            return e.exit_code
+        except UserError as e:
+            e.show()
+            return EXIT_USAGE
+        except click.ClickException as e:
+            click.echo(f"polyface: error: {e.format_message()}", err=True)
+            return EXIT_USAGE
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("polyface: interrupted", err=True)
+            return EXIT_INTERRUPTED
+        except errors as e:
+            click.echo(f"polyface: error: {e}", err=True)
+            return EXIT_USAGE
+        return rv if isinstance(rv, int) else 0
+
+
+def check_out_parent(out: Path) -> None:
+    """An output file must not be a folder, and its folder must pass ``_check_out_folder``."""
+    if out.is_dir():
+        raise UserError(f"{out}: is a folder; give a file name")
+    check_out_folder(out.parent if str(out.parent) else Path("."), str(out))
+
+
+def check_out_folder(out: Path, what: str) -> None:
+    """An output folder (made if missing) must not be, or lie under, a file and must be writable."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{what}: {out} exists and is not a folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{what}: {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{what}: {out}: folder {parent} is not writable")
+
+
+def check_run_dir(run_dir: Path) -> None:
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a run folder (no such folder)")
