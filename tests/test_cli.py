@@ -146,10 +146,21 @@ def test_render_png_svg_pdf_at_4096(run_dir: Path, tmp_path: Path) -> None:
     assert data.startswith(b"%PDF") and b"%%EOF" in data[-64:]
 
 
-def test_render_background_override(run_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "bg.png"
-    ok(["render", run_dir / "genome.json", "--size", "64", "-o", out, "--background", "#ff0000"])
-    assert out.is_file()
+def test_render_background_override(tmp_path: Path) -> None:
+    """--background replaces the genome's own background wherever no polygon covers the canvas."""
+    genome = {
+        "format": "polyface-genome", "version": 1, "mode": "rgba", "symmetric": False, "background": [0.1, 0.2, 0.3],
+        "vertices": [[[0.0, 0.0], [0.25, 0.0], [0.0, 0.25]]], "colours": [[0.0, 1.0, 0.0, 1.0]],
+    }
+    (tmp_path / "g.json").write_text(json.dumps(genome))
+    plain, red = tmp_path / "plain.png", tmp_path / "red.png"
+    ok(["render", tmp_path / "g.json", "--size", "64", "-o", plain])
+    ok(["render", tmp_path / "g.json", "--size", "64", "-o", red, "--background", "#ff0000"])
+    a = np.asarray(Image.open(plain).convert("RGB")).astype(int)
+    b = np.asarray(Image.open(red).convert("RGB")).astype(int)
+    assert a[48, 48].tolist() == [25, 51, 76]  # the genome's background (0.1, 0.2, 0.3) in Cairo's 8 bits
+    assert b[48, 48].tolist() == [255, 0, 0] and (b == [255, 0, 0]).all(axis=2).mean() > 0.9
+    assert b[2, 2].tolist() == a[2, 2].tolist() == [0, 255, 0]  # the opaque triangle is untouched
 
 
 @pytest.mark.browser
