@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyface.config import FIELDS, Config, ConfigError, apply, to_toml
+from polyface.config import FIELDS, PRESET_NAME, Config, ConfigError, Spec, apply, to_toml
 from polyface.preset import describe_presets, load_preset
 
 
@@ -76,11 +76,42 @@ def test_preset_parsing_property(polygons, target, colour):
     assert 0 <= cfg.polygons <= 4096 and 0.0 <= cfg.target <= 1.0 and cfg.colour in ("rgba", "grey")
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.sampled_from(sorted(k for k in FIELDS if k not in ("preset", "description", "seed"))))
-def test_config_toml_round_trip(key):
+def _value(key: str, spec: Spec) -> st.SearchStrategy:
+    """Any value the spec of ``key`` allows."""
+    if spec.choices:
+        return st.sampled_from(spec.choices)
+    if key == "preset":
+        return st.from_regex(PRESET_NAME, fullmatch=True)
+    if key == "background":
+        return st.from_regex(r"#[0-9a-fA-F]{6}", fullmatch=True)
+    if spec.kind is str:
+        return st.text(max_size=40)  # any characters: quotes, backslashes, \r, control characters
+    if spec.kind is bool:
+        return st.booleans()
+    if spec.kind is int:
+        return st.integers(int(spec.lo), int(spec.hi))
+    if spec.kind is float:
+        return st.floats(spec.lo, spec.hi, allow_nan=False)
+    if key == "search_thresholds":
+        return st.tuples(*[st.floats(spec.lo, spec.hi, allow_nan=False)] * 3)
+    return st.lists(st.integers(int(spec.lo), int(spec.hi)), min_size=key == "verify_sizes", max_size=8).map(tuple)
+
+
+def _consistent(values: dict) -> dict:
+    """The cross-field rules: alpha_min <= alpha_max, polygons <= max_polygons, elites <= population."""
+    v = dict(values)
+    v["alpha_min"], v["alpha_max"] = sorted((v["alpha_min"], v["alpha_max"]))
+    v["max_polygons"] = max(v["max_polygons"], v["polygons"], 1)
+    v["population"] = max(v["population"], v["elites"])
+    return v
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.fixed_dictionaries({k: _value(k, spec) for k, spec in FIELDS.items()}).map(_consistent))
+def test_config_toml_round_trip(values):
+    """Every setting, at any value its spec allows, comes back equal from config.toml's text."""
     import tomllib
 
-    cfg = load_preset("default")
+    cfg = apply(Config(), values, "generated")
     back = apply(Config(), tomllib.loads(to_toml(cfg.to_dict())), "round-trip")
-    assert getattr(back, key) == getattr(cfg, key)
+    assert back == cfg
