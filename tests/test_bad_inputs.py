@@ -321,6 +321,9 @@ ANIMATION_CASES = [
          {"run/history.jsonl": history_line(genome=None) + "\n", "run/frames/000001.png": b"\x89PNG broken"}),
     Case("video-out-extension", ["video", "run", "-o", "anim.gif"], ("anim.gif", ".mp4"), GOOD_RUN),
     Case("video-fps-zero", ["video", "run", "--fps", "0"], ("--fps", "1..60"), GOOD_RUN),
+    Case("video-size-small", ["video", "run", "--size", "8"], ("--size", "16..4096"), GOOD_RUN),
+    Case("video-frames-zero", ["video", "run", "--frames", "0"], ("--frames", "1..10000"), GOOD_RUN),
+    Case("video-hold-over-60", ["video", "run", "--hold", "61"], ("--hold", "0..60"), GOOD_RUN),
     Case("video-not-a-run-folder", ["video", "plain"], ("history.jsonl", "missing"), setup=make_dir("plain")),
 ]
 
@@ -438,10 +441,28 @@ def test_bad_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert snapshot(work) == before, "a file or folder was created or changed"
 
 
-def test_corpus_is_large_enough() -> None:
-    assert len(ALL_CASES) >= 60
+def test_every_option_has_a_bad_input_case() -> None:
+    """Each command's value-taking options and arguments appear in at least one case above,
+    so a new option cannot arrive without a test of what it refuses."""
+    import click
+
+    from polyface.cli import cli
+
     ids = [c.id for c in ALL_CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
+    missing = []
+    for name, command in cli.commands.items():
+        cases = [c.args for c in ALL_CASES if c.args and c.args[0] == name]
+        for param in command.params:
+            if isinstance(param, click.Option) and (param.is_flag or param.count or param.hidden):
+                continue
+            if isinstance(param, click.Argument):
+                covered = bool(cases)
+            else:
+                covered = any(opt in args for args in cases for opt in param.opts)
+            if not covered:
+                missing.append(f"{name} {param.opts[0]}")
+    assert not missing, "options without a bad-input case: " + ", ".join(missing)
 
 
 def test_out_folder_not_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
