@@ -216,6 +216,16 @@ def test_build_gives_the_configured_strategy():
     assert isinstance(strat, PopulationStrategy) and strat.population == 8
 
 
+def test_problem_and_strategies_fulfil_the_search_contracts():
+    from polyface.search.types import Problem, Strategy
+
+    problem, strat = build(small(strategy="hillclimb", polygons=0))
+    assert isinstance(problem, Problem) and isinstance(strat, Strategy)
+    _, strat = build(small())
+    assert isinstance(strat, Strategy)
+    assert not isinstance(object(), Problem) and not isinstance(problem, Strategy)
+
+
 # ---- checkpoint and resume ----------------------------------------------------------------------
 
 
