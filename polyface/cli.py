@@ -1,4 +1,9 @@
-"""The command line: a thin layer of click commands over the polyface library."""
+"""The command line: a thin layer of click commands over the polyface library.
+
+Option types come from the settings' specs (``polyface.config.FIELDS``, ``polyface.limits``).
+Each command imports the library inside its body, so that ``--help`` and a mistyped option
+answer at once, without loading torch.
+"""
 
 from __future__ import annotations
 

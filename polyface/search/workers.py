@@ -110,7 +110,11 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
 
 
 class WorkerPool:
-    """``size`` persistent worker processes; ``score`` splits a batch into contiguous slices."""
+    """``size`` persistent worker processes; ``score`` splits a batch into contiguous slices.
+
+    ``polyface.run`` builds the pool from a problem's ``settings`` and hands it to the problem
+    (``PortraitProblem.use_pool``), so the problem never imports this module.
+    """
 
     def __init__(self, size: int, settings: dict[str, Any]) -> None:
         self.size = size
