@@ -1,1 +1,2 @@
-"""Renderers: Cairo (canonical, every file written) and a batched torch rasterizer for the search."""
+"""Renderers: Cairo (canonical, every file written), a batched torch rasterizer for the search,
+and ``batch.make_renderer``, which picks between them for a device."""
