@@ -176,3 +176,15 @@ def test_same_results_on_every_device(device, faces64):
     assert det.count.tolist() == cpu.count.tolist()
     np.testing.assert_allclose(det.boxes.cpu().numpy(), cpu.boxes.numpy(), atol=0.05)
     np.testing.assert_allclose(det.probs.cpu().numpy(), cpu.probs.numpy(), atol=1e-4)
+
+
+def test_logits_are_clipped_as_mediapipe_does():
+    from polyface.detect.blazeface_decode import anchors, decode
+
+    logits = torch.zeros(1, 896)
+    logits[0, :3] = torch.tensor([150.0, -150.0, 99.5])
+    d = decode(torch.zeros(1, 896, 16), logits, anchors())
+    assert d.logits[0, :4].tolist() == [100.0, -100.0, 99.5, 0.0]
+    assert d.scores[0, :2].tolist() == [1.0, 0.0]
+    np.testing.assert_allclose(d.boxes[0, 0].numpy(), [0.5 / 16] * 4, atol=1e-7)  # zero size at the first anchor
+    np.testing.assert_allclose(d.points[0, 895].numpy(), [[7.5 / 8, 7.5 / 8]] * 6, atol=1e-7)  # last cell of the 8x8 map
