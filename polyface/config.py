@@ -60,7 +60,10 @@ class Config:
     augment_blur: float = 0.6
     augment_colour: float = 0.08
     landmarks: float = 0.0
-    ensemble: float = 0.0
+    # the ensemble: MTCNN always; these must agree too
+    blazeface: bool = False
+    haar: bool = False
+    prior: float = 0.0
     # stop rules
     max_generations: int = 20000
     stagnation: int = 0
@@ -120,7 +123,9 @@ FIELDS: dict[str, Spec] = {
     "augment_blur": Spec(float, 0.0, 3.0),
     "augment_colour": Spec(float, 0.0, 0.5),
     "landmarks": Spec(float, 0.0, 1.0),
-    "ensemble": Spec(float, 0.0, 1.0),
+    "blazeface": Spec(bool),
+    "haar": Spec(bool),
+    "prior": Spec(float, 0.0, 0.9),
     "max_generations": Spec(int, 1, 10**9),
     "stagnation": Spec(int, 0, 10**9),
     "time_limit": Spec(float, 0.0, 10**7),
@@ -219,8 +224,18 @@ def check_config(cfg: Config, source: str = "") -> Config:
     return cfg
 
 
+LEGACY = {"ensemble": "haar"}  # old key -> new key: a weight > 0 turned the Haar cascade on
+
+
 def apply(cfg: Config, values: dict[str, Any], source: str = "") -> Config:
     """A new Config with ``values`` applied over ``cfg``, each one validated."""
+    values = dict(values)
+    for old, new in LEGACY.items():
+        if old in values and new not in values:
+            v = values.pop(old)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ConfigError(f"{source + ': ' if source else ''}key {old!r} must be a number in 0..1, got {v!r}")
+            values[new] = v > 0
     checked = {k: check_value(k, v, source) for k, v in values.items()}
     return check_config(dataclasses.replace(cfg, **checked), source)
 

@@ -17,7 +17,8 @@ from polyface.detect.mtcnn import Detections
 
 PASS_TIER = 2.0
 FACE_TIER = 1.0
-LOGIT_SCALE = 20.0  # face log-odds at which the margin term saturates
+LOGIT_SCALE = 20.0  # MTCNN face log-odds at which the margin term saturates
+BLAZE_LOGIT_SCALE = 10.0  # the same for BlazeFace (its logits are clipped at 100)
 
 
 def portrait_rule(det: Detections, min_box: float = 0.5) -> torch.Tensor:
@@ -41,23 +42,71 @@ def margin(logit: torch.Tensor) -> torch.Tensor:
     return (logit / LOGIT_SCALE).clamp(0.0, 1.0)
 
 
+def detector_tier(
+    det: Detections,
+    fallback_logit: torch.Tensor,
+    min_box: float = 0.5,
+    logit_scale: float = LOGIT_SCALE,
+    shape: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(B,) one detector's scores on the tiered scale, for any detector's ``Detections``.
+
+    ``fallback_logit`` is the detector's face log-odds where it found no face (a smooth
+    slope below detection); passing candidates get ``2 + margin`` of the best face's
+    log-odds (saturating at ``logit_scale``), scaled by ``shape`` in [0, 1] when given.
+    """
+    passes = portrait_rule(det, min_box)
+    fallback = torch.sigmoid(fallback_logit / 4.0) * 0.999
+    found = FACE_TIER + 0.999 * det.best_prob * coverage(det, min_box) / det.count.clamp(min=1).float()
+    m = (det.best_logit / logit_scale).clamp(0.0, 1.0)
+    if shape is not None:
+        m = m * shape
+    return torch.where(passes, PASS_TIER + m, torch.where(det.count > 0, found, fallback))
+
+
 def tiered_score(
     det: Detections, canvas_logit: torch.Tensor, min_box: float = 0.5, landmark_weight: float = 0.0
 ) -> torch.Tensor:
-    """(B,) scores on the tiered scale for one image size.
+    """(B,) MTCNN's scores on the tiered scale for one image size.
 
     ``canvas_logit`` is O-Net's log-odds on the whole canvas (``FaceDetector.onet_logit``).
     Candidates that pass get ``2 + margin`` of the best face's log-odds, scaled down by
     implausible landmarks when ``landmark_weight`` > 0.
     """
-    passes = portrait_rule(det, min_box)
-    fallback = torch.sigmoid(canvas_logit / 4.0) * 0.999
-    found = FACE_TIER + 0.999 * det.best_prob * coverage(det, min_box) / det.count.clamp(min=1).float()
-    m = margin(det.best_logit)
+    shape = None
     if landmark_weight > 0:
-        m = m * ((1 - landmark_weight) + landmark_weight * landmark_plausibility(det))
-    passed = PASS_TIER + m
-    return torch.where(passes, passed, torch.where(det.count > 0, found, fallback))
+        shape = (1 - landmark_weight) + landmark_weight * landmark_plausibility(det)
+    return detector_tier(det, canvas_logit, min_box, LOGIT_SCALE, shape)
+
+
+def prior_tier(corr: torch.Tensor, gate: float) -> torch.Tensor:
+    """(B,) the face-layout prior on the tiered scale: a correlation with the mean face of at
+    least ``gate`` passes with margin ``corr``; below it the score climbs through ``[1, 2)``."""
+    below = FACE_TIER + 0.999 * ((corr + 1) / (gate + 1)).clamp(0.0, 1.0)
+    return torch.where(corr >= gate, PASS_TIER + corr.clamp(0.0, 1.0), below)
+
+
+def gate_tier(depth: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
+    """(B,) a yes/no detector (Haar) on the tiered scale: ``3`` where it finds the face, and
+    ``1 + depth`` below (``depth`` in [0, 1]: how far into the cascade the best window got)."""
+    return torch.where(found, torch.full_like(depth, 3.0), FACE_TIER + 0.999 * depth.clamp(0.0, 1.0))
+
+
+def ensemble_score(tiers: list[torch.Tensor]) -> torch.Tensor:
+    """(B,) the consensus of several detectors' tiered scores: the lowest, so that no detector
+    can be maxed out while another still says no, plus a tie-break of a hundredth of the mean
+    gap to the others that never lifts a score into the next tier.
+
+    Every candidate that one detector rejects (below ``PASS_TIER``) therefore ranks below every
+    candidate that all of them accept.
+    """
+    stacked = torch.stack(tiers)  # (D,B)
+    low = stacked.amin(0)
+    if len(tiers) == 1:
+        return low
+    tier = low.floor().clamp(max=PASS_TIER)
+    cap = torch.where(tier >= PASS_TIER, torch.full_like(low, 3.0), tier + 0.9999)
+    return torch.minimum(low + 0.01 * (stacked.mean(0) - low), cap)
 
 
 def combine_sizes(per_size: list[torch.Tensor]) -> torch.Tensor:

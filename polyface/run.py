@@ -111,7 +111,9 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
         augment=aug,
         rng=np.random.default_rng(prob_seq),
         landmark_weight=cfg.landmarks,
-        ensemble_weight=cfg.ensemble,
+        blazeface=cfg.blazeface,
+        haar=cfg.haar,
+        prior=cfg.prior,
     )
     ms = mutation_settings(cfg)
     init_rng = np.random.default_rng(init_seq)

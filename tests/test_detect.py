@@ -105,11 +105,13 @@ def test_bad_input_shape(detector):
 
 
 def test_detectors_implement_the_contract(face_crop, detector):
-    """MTCNN and the Haar cascade both take (B,3,H,W) in [0, 1] and return Detections."""
+    """MTCNN, BlazeFace and the Haar cascade all take (B,3,H,W) in [0, 1] and return Detections."""
     from polyface.detect import Detections, Detector
 
     x = to_batch(face_crop, np.zeros_like(face_crop))
-    found = [detector]
+    from polyface.detect.blazeface import BlazeFace
+
+    found = [detector, BlazeFace()]
     try:
         from polyface.detect.haar import HaarDetector
 

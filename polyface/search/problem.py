@@ -10,16 +10,26 @@ import numpy as np
 import torch
 
 from polyface import fitness
+from polyface.detect.blazeface import BlazeFace
 from polyface.detect.haar import HaarDepth
-from polyface.detect.mtcnn import FaceDetector
+from polyface.detect.mtcnn import Detections, FaceDetector
 from polyface.genome import Genome
+from polyface.prior import FacePrior
 from polyface.render.batch import Renderer, make_renderer
 from polyface.render.cairo import render_batch
 from polyface.search.augment import AugmentSettings, augment
 from polyface.search.types import Evaluation, Verdict
 
 # Evaluation and Verdict moved to search.types, Renderer to render.batch.
-__all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict"]
+__all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict", "blaze_input"]
+
+
+def blaze_input(images: torch.Tensor, side: int = 128) -> torch.Tensor:
+    """Images larger than BlazeFace's 128 px input, area-averaged down to it first (its own
+    resize is bilinear, which aliases a large render into noise); smaller ones as they are."""
+    if images.shape[-1] <= side and images.shape[-2] <= side:
+        return images
+    return torch.nn.functional.interpolate(images, size=(side, side), mode="area")
 
 
 class PortraitProblem:
@@ -37,13 +47,17 @@ class PortraitProblem:
         rng: np.random.Generator | None = None,
         accept_detector: FaceDetector | None = None,
         landmark_weight: float = 0.0,
-        ensemble_weight: float = 0.0,
+        blazeface: bool = False,
+        haar: bool = False,
+        prior: float = 0.0,
     ) -> None:
         self.landmark_weight = landmark_weight
-        self.ensemble_weight = ensemble_weight
+        self.blaze = BlazeFace(device=detector.device) if blazeface else None
         self.haar = None
-        if ensemble_weight > 0:
+        if haar:
             self.haar = HaarDepth(min_box)
+        self.prior = FacePrior(detector.device) if prior > 0 else None
+        self.prior_gate = prior
         self.detector = detector
         self.accept = accept_detector or detector
         self.device = detector.device
@@ -63,7 +77,9 @@ class PortraitProblem:
             target=target,
             augment=self.augment,
             landmark_weight=landmark_weight,
-            ensemble_weight=ensemble_weight,
+            blazeface=blazeface,
+            haar=haar,
+            prior=prior,
         )
 
     def state_dict(self) -> dict:
@@ -85,6 +101,26 @@ class PortraitProblem:
             gen = torch.Generator().manual_seed(seed)
             images = augment(images, self.augment, gen)
             copies = self.augment.copies
+        det, scores = self._ensemble(images)
+        passes = scores >= fitness.PASS_TIER
+        b = len(genomes)
+        if copies > 1:
+            scores = scores.view(copies, b).mean(0)
+            passes = passes.view(copies, b).float().mean(0) >= 0.5
+            probs, boxes = det.best_prob.view(copies, b)[0], det.best_box.view(copies, b, 4)[0]
+            found = det.count.view(copies, b)[0] > 0
+        else:
+            probs, boxes, found = det.best_prob, det.best_box, det.count > 0
+        return scores, passes, probs, boxes / images.shape[-1], found
+
+    def _ensemble(self, images: torch.Tensor) -> tuple[Detections, torch.Tensor]:
+        """MTCNN's detections and every candidate's consensus score over the ensemble.
+
+        Cheap signals first: MTCNN and BlazeFace score every image; the face-layout prior
+        reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU) judges only the
+        images that every other member already accepts.
+        """
+        size = images.shape[-1]
         # The acceptance pyramid, less the fine levels that only see faces far too small to count:
         # a different pyramid would align differently with the face and not transfer across sizes.
         det = self.detector(images, thresholds=self.thresholds, skip_below=0.5 * self.min_box * size)
@@ -93,26 +129,27 @@ class PortraitProblem:
         none = det.count == 0
         if bool(none.any()):
             logit[none] = self.detector.onet_logit(images[none])
-        scores = fitness.tiered_score(det, logit, self.min_box, self.landmark_weight)
-        passes = fitness.portrait_rule(det, self.min_box)
-        b = len(genomes)
+        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight)]
+        if self.blaze is not None:
+            small = blaze_input(images)
+            bdet = self.blaze(small)
+            blogit = torch.zeros(images.shape[0], device=images.device)
+            bnone = bdet.count == 0
+            if bool(bnone.any()):
+                blogit[bnone] = self.blaze.max_logit(small[bnone]).to(blogit.device)
+            tiers.append(fitness.detector_tier(bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE))
+        if self.prior is not None:
+            corr = self.prior(images, det.best_box)
+            t = fitness.prior_tier(corr, self.prior_gate)
+            tiers.append(torch.where(det.count > 0, t, torch.full_like(t, 3.0)))
+        scores = fitness.ensemble_score(tiers)
         if self.haar is not None:
-            # The second detector judges the unaltered render of the candidates that pass MTCNN.
-            ok = passes[:b].nonzero().flatten()
+            ok = (scores >= fitness.PASS_TIER).nonzero().flatten()
             if ok.numel():
                 depth = self.haar(images[ok]).to(scores.device)
-                factor = (1 - self.ensemble_weight) + self.ensemble_weight * depth
-                for k in range(copies):
-                    idx = ok + k * b
-                    scores[idx] = fitness.PASS_TIER + (scores[idx] - fitness.PASS_TIER) * factor
-        if copies > 1:
-            scores = scores.view(copies, b).mean(0)
-            passes = passes.view(copies, b).float().mean(0) >= 0.5
-            probs, boxes = det.best_prob.view(copies, b)[0], det.best_box.view(copies, b, 4)[0]
-            found = det.count.view(copies, b)[0] > 0
-        else:
-            probs, boxes, found = det.best_prob, det.best_box, det.count > 0
-        return scores, passes, probs, boxes / size, found
+                haar = fitness.gate_tier(depth, depth >= 1.0)
+                scores[ok] = torch.minimum(scores[ok], haar)  # a gate: its no holds back, its yes adds nothing
+        return det, scores
 
     def evaluate(self, genomes: list[Genome]) -> Evaluation:
         """Score a batch: the first size for all, each further size only for those passing so far.
@@ -159,16 +196,29 @@ class PortraitProblem:
         )
 
     def verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool = True) -> Verdict:
-        """Check the portrait rule on the antialiased Cairo render at each size, with the
-        accepting detector's default thresholds and ``prob >= target``."""
+        """Check the portrait rule on the antialiased Cairo render at each size, smallest first,
+        with every member of the ensemble (see ``judge``)."""
         verdict = Verdict()
         for size in sorted(set(sizes)):
             image = render_batch([genome], size, antialias=True)
-            det = self.accept(image)
-            ok = bool(fitness.portrait_rule(det, self.min_box)[0]) and float(det.best_prob[0]) >= self.target
-            if ok and self.haar is not None:  # with the ensemble, the second detector must agree too
-                ok = bool(self.haar.found(image)[0])
+            det, votes = self.judge(image)
+            ok = all(votes.values())
             verdict.sizes[size] = (ok, float(det.best_prob[0]), int(det.count[0]))
             if stop_early and not ok:
                 break
         return verdict
+
+    def judge(self, image: torch.Tensor) -> tuple[Detections, dict[str, bool]]:
+        """Each ensemble member's yes or no on one image (1,3,H,W): MTCNN's portrait rule with
+        ``prob >= target`` at its default thresholds, BlazeFace's portrait rule, the face-layout
+        prior's gate and the whole Haar cascade, as the problem enables them."""
+        det = self.accept(image)
+        votes = {"mtcnn": bool(fitness.portrait_rule(det, self.min_box)[0]) and float(det.best_prob[0]) >= self.target}
+        if self.blaze is not None:
+            votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), self.min_box)[0])
+        if self.prior is not None:
+            corr = float(self.prior(image, det.best_box)[0]) if int(det.count[0]) else -1.0
+            votes["prior"] = corr >= self.prior_gate
+        if self.haar is not None:
+            votes["haar"] = bool(self.haar.found(image)[0])
+        return det, votes

@@ -1,0 +1,55 @@
+"""A prior from real faces: how much a face box's contents are laid out like the mean face.
+
+Detectors say *whether* a window is a face; people also want the structure faces share:
+dark eye sockets and mouth, a lighter brow, nose ridge and cheeks. ``FacePrior`` crops each
+image's face box (batched, ``roi_align``), takes its luma at 25x25, and returns the
+correlation with the mean of 100 real face crops (``data/face_prior.npz``, see its
+provenance file): about 0.54 for real faces and -0.08 for non-faces of the same source.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+
+import numpy as np
+import torch
+from torchvision.ops import roi_align
+
+SIDE = 25
+LUMA = (0.299, 0.587, 0.114)
+
+
+def load_mean_face() -> np.ndarray:
+    """The shipped mean face (25x25, zero-mean, unit-norm), validated."""
+    raw = resources.files("polyface.data").joinpath("face_prior.npz").read_bytes()
+    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        mean = np.asarray(z["mean_face"], np.float32)
+    if mean.shape != (SIDE, SIDE) or not np.isfinite(mean).all():
+        raise ValueError("polyface/data/face_prior.npz: mean_face must be a finite 25x25 array")
+    return mean
+
+
+class FacePrior:
+    """(B,) correlation in [-1, 1] between each image's box crop and the mean face."""
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.mean = torch.from_numpy(load_mean_face()).to(self.device).flatten()
+        self.luma = torch.tensor(LUMA, device=self.device).view(1, 3, 1, 1)
+
+    def __call__(self, images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        """``images`` (B,3,H,W) in [0,1]; ``boxes`` (B,4) x0,y0,x1,y1 in pixels. Empty or
+        degenerate boxes give 0."""
+        b = images.shape[0]
+        if b == 0:
+            return torch.zeros(0, device=images.device)
+        grey = (images * self.luma.to(images.device)).sum(1, keepdim=True)
+        rois = torch.cat([torch.arange(b, device=images.device, dtype=grey.dtype)[:, None], boxes.to(grey.dtype)], 1)
+        crops = roi_align(grey, rois, (SIDE, SIDE), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        flat = crops.flatten(1)
+        flat = flat - flat.mean(1, keepdim=True)
+        norm = flat.norm(dim=1)
+        corr = (flat @ self.mean.to(flat.device)) / norm.clamp(min=1e-6)
+        valid = (norm > 1e-4) & ((boxes[:, 2] - boxes[:, 0]) >= 2) & ((boxes[:, 3] - boxes[:, 1]) >= 2)
+        return torch.where(valid, corr, torch.zeros_like(corr))

@@ -1,0 +1,98 @@
+"""The ensemble in the fitness: MTCNN, BlazeFace, the face-layout prior (and Haar) must agree.
+
+Two committed genomes anchor it with the real detectors: ``genome_mtcnn_only.json`` is a
+portrait by MTCNN's rule that BlazeFace does not see, ``genome_ensemble.json`` one that both
+detectors and the prior accept at 64 px.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polyface import fitness
+from polyface.genome import from_dict
+from polyface.prior import FacePrior
+from polyface.search.problem import PortraitProblem
+
+from conftest import to_batch
+
+DATA = Path(__file__).parent / "data"
+
+
+def _genome(name: str):
+    return from_dict(json.loads((DATA / f"genome_{name}.json").read_text()))
+
+
+tier = st.floats(0.0, 3.0, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(tier, tier, tier), min_size=2, max_size=12))
+def test_a_candidate_one_member_rejects_never_outranks_one_all_accept(rows):
+    scores = fitness.ensemble_score([torch.tensor(c, dtype=torch.float64) for c in zip(*rows)])
+    accepted = torch.tensor([min(r) >= fitness.PASS_TIER for r in rows])
+    assert (scores[accepted] >= fitness.PASS_TIER).all()
+    assert (scores[~accepted] < fitness.PASS_TIER).all()
+    if accepted.any() and (~accepted).any():
+        assert scores[accepted].min() > scores[~accepted].max()
+
+
+@settings(max_examples=200, deadline=None)
+@given(tier, tier, st.floats(0.001, 0.5))
+def test_raising_the_lowest_member_raises_the_score(a, b, step):
+    lo, hi = min(a, b), max(a, b)
+    before = fitness.ensemble_score([torch.tensor([lo]), torch.tensor([hi])])
+    after = fitness.ensemble_score([torch.tensor([min(lo + step, hi)]), torch.tensor([hi])])
+    assert float(after) >= float(before)
+
+
+def test_no_member_can_be_maxed_out_while_another_says_no():
+    maxed, no = torch.tensor([3.0]), torch.tensor([0.2])
+    assert float(fitness.ensemble_score([maxed, no])) < fitness.FACE_TIER
+    assert float(fitness.ensemble_score([maxed, maxed])) == 3.0
+
+
+def test_blazeface_pulls_an_mtcnn_only_portrait_below_the_pass_tier(detector):
+    genomes = [_genome("mtcnn_only"), _genome("ensemble")]
+    plain = PortraitProblem(detector, search_sizes=()).score_batch(genomes, None).scores
+    both = PortraitProblem(detector, search_sizes=(), blazeface=True).score_batch(genomes, None).scores
+    assert (plain >= fitness.PASS_TIER).all()  # MTCNN alone accepts both
+    assert both[0] < fitness.PASS_TIER <= both[1]
+
+
+def test_judge_reports_each_member(detector):
+    problem = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3)
+    from polyface.render.cairo import render_batch
+
+    _, votes = problem.judge(render_batch([_genome("mtcnn_only")], 64, antialias=True))
+    assert votes["mtcnn"] and not votes["blazeface"]
+    _, votes = problem.judge(render_batch([_genome("ensemble")], 64, antialias=True))
+    assert votes == {"mtcnn": True, "blazeface": True, "prior": True}
+    verdict = problem.verify(_genome("mtcnn_only"), (64, 96), stop_early=False)
+    assert not verdict.portrait
+
+
+def test_real_faces_correlate_with_the_mean_face_and_non_faces_do_not():
+    skimage_data = pytest.importorskip("skimage.data")
+    crops = torch.from_numpy(skimage_data.lfw_subset().astype(np.float32))[:, None].repeat(1, 3, 1, 1)
+    boxes = torch.tensor([[0.0, 0.0, 25.0, 25.0]]).repeat(len(crops), 1)
+    corr = FacePrior()(crops, boxes)
+    faces, others = corr[:100], corr[100:]
+    assert faces.mean() > 0.45 and others.mean() < 0.05
+    assert (faces > 0.2).float().mean() > 0.8
+
+
+def test_the_prior_reads_the_face_box_not_the_pixels_alone(face_crop, detector):
+    shuffled = np.random.default_rng(0).permutation(face_crop.reshape(-1, 3)).reshape(face_crop.shape)
+    x = to_batch(face_crop, shuffled)  # the same pixel values, without a face's layout
+    box = detector(x[:1]).best_box.repeat(2, 1)
+    face, noise = FacePrior()(x, box).tolist()
+    assert face > 0.2 and abs(noise) < 0.1
+    assert float(FacePrior()(x[:1], torch.zeros(1, 4))[0]) == 0.0  # an empty box says nothing
