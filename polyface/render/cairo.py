@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import cairo
 import numpy as np
 
+from polyface import limits
 from polyface.atomic import atomic_path
 from polyface.genome import Genome
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     import torch
 
 FORMATS = ("png", "svg", "pdf")
-MIN_SIZE, MAX_SIZE = 1, 16384
+MIN_SIZE, MAX_SIZE = 1, int(limits.RENDER_SIZE.hi)  # any size a user may ask for; smaller for tests and frames
 
 
 def draw(ctx: cairo.Context, genome: Genome, size: int) -> None:
