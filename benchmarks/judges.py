@@ -1,44 +1,99 @@
-"""Independent face detectors that judge finished portraits; no run ever scores with them.
+"""Face detectors that judge finished portraits. A judge counts for a preset only when the
+preset's fitness does not use it, so a portrait it accepts is a face it was never bred for.
 
-``blazeface``: MediaPipe's BlazeFace short-range model (a single-shot CNN, a different family
-and training set from MTCNN), shipped inside the ``mediapipe`` wheel. Install for the
-benchmarks only (its own requirements pin an OpenCV build that clashes with polyface's):
+- ``lbp``: scikit-image's LBP frontal-face cascade (``skimage.data.lbp_frontal_face_cascade_filename``),
+  a family no polyface run ever scores with;
+- ``haar``: OpenCV's Haar frontal-face cascade, the whole cascade (independent for presets
+  without ``haar = true``);
+- ``blazeface``: MediaPipe's short-range BlazeFace, polyface's own torch module (independent for
+  presets without ``blazeface = true``; it matches the original model, see tests/test_blazeface.py);
+- ``mtcnn``: polyface's MTCNN at its default thresholds (every preset uses it, so never a judge
+  here; listed for completeness).
 
-    pip install --no-deps 'mediapipe==0.10.14' && pip install absl-py attrs flatbuffers 'protobuf>=4.25.3,<5' matplotlib
+Each judge accepts an image when it finds a face whose box side is at least ``MIN_SIDE`` of the
+portrait's side (a face, not a detail of one).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
 
+MIN_SIDE = 0.3
 
-class BlazeFaceJudge:
-    """Accepts an image when BlazeFace finds a face with score >= ``min_score`` whose box is at
-    least ``min_side`` of the image side."""
 
-    name = "blazeface"
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).round().astype(np.uint8)
 
-    def __init__(self, min_score: float = 0.5, min_side: float = 0.3) -> None:
-        import mediapipe as mp
 
-        self.fd = mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_score)
-        self.min_score = min_score
-        self.min_side = min_side
+class LBPJudge:
+    name = "lbp"
 
-    def best(self, rgb: np.ndarray) -> tuple[float, float]:
-        """(score, relative box side) of the largest qualifying face, or (0, 0)."""
-        res = self.fd.process(np.ascontiguousarray(rgb))
-        best = (0.0, 0.0)
-        for d in res.detections or []:
-            box = d.location_data.relative_bounding_box
-            side = min(box.width, box.height)
-            if d.score[0] >= self.min_score and side > best[1]:
-                best = (float(d.score[0]), float(side))
-        return best
+    def __init__(self) -> None:
+        import skimage.data
+        from skimage.feature import Cascade
 
-    def accepts(self, rgb: np.ndarray) -> bool:
-        return self.best(rgb)[1] >= self.min_side
+        self.cascade = Cascade(skimage.data.lbp_frontal_face_cascade_filename())
+
+    def side(self, rgb: np.ndarray) -> float:
+        """The largest face's box side in pixels (0: none)."""
+        g = _grey(rgb).astype(np.float64) / 255.0
+        n = min(g.shape)
+        found = self.cascade.detect_multi_scale(g, 1.1, 1.0, (max(24, n // 8),) * 2, (n, n), min_neighbor_number=2)
+        return float(max((min(d["width"], d["height"]) for d in found), default=0))
+
+
+class HaarJudge:
+    name = "haar"
+
+    def __init__(self) -> None:
+        import cv2
+
+        self.cv2 = cv2
+        self.clf = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+
+    def side(self, rgb: np.ndarray) -> float:
+        g = _grey(rgb)
+        n = min(g.shape)
+        found = self.clf.detectMultiScale(g, 1.1, 3, minSize=(max(24, n // 8),) * 2)
+        return float(max((min(w, h) for _, _, w, h in found), default=0))
+
+
+class TorchJudge:
+    """BlazeFace or MTCNN from polyface, at their default thresholds."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        if name == "blazeface":
+            from polyface.detect.blazeface import BlazeFace
+
+            self.det = BlazeFace()
+        else:
+            from polyface.detect.mtcnn import FaceDetector
+
+            self.det = FaceDetector()
+
+    def side(self, rgb: np.ndarray) -> float:
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        if self.name == "blazeface" and max(x.shape[-2:]) > 128:  # area-average down to its input, as polyface does
+            x = torch.nn.functional.interpolate(x, size=(128, 128), mode="area")
+            scale = rgb.shape[0] / 128
+        else:
+            scale = 1.0
+        d = self.det(x)
+        boxes, _, _ = d.for_image(0)
+        if not len(boxes):
+            return 0.0
+        sides = torch.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        return float(sides.max()) * scale
+
+
+def make_judges(names: list[str]) -> list:
+    out = []
+    for n in names:
+        out.append(LBPJudge() if n == "lbp" else HaarJudge() if n == "haar" else TorchJudge(n))
+    return out
 
 
 def framed(path, size: int, margin: float = 0.3) -> tuple[np.ndarray, float]:
