@@ -74,6 +74,7 @@ class BlazeFaceNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = x.shape[0]
+        x = x.contiguous(memory_format=torch.channels_last)  # depthwise convolutions: ~5x faster on CPU
         x = F.relu(self.stem(F.pad(x, (1, 2, 1, 2))))
         for block in self.blocks[:FINE_BLOCKS]:
             x = block(x)
@@ -124,4 +125,4 @@ def load_net(path: str | Path = WEIGHTS_FILE, device: str | torch.device = "cpu"
     """The network with the weights of ``path``, in eval mode, on ``device``."""
     net = BlazeFaceNet()
     net.load_state_dict(_cached(str(Path(path).resolve())), strict=True)
-    return net.eval().requires_grad_(False).to(device)
+    return net.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
