@@ -78,6 +78,8 @@ def test_blank_images_give_no_face_and_dense_zeros(blazeface, faces64):
     assert det.best_box.shape == (2, 4) and det.best_landmarks.shape == (2, 6, 2)
     assert not det.best_prob.any() and not det.best_logit.any() and not det.best_box.any()
     assert det.size == (48, 48)
+    empty = blazeface(torch.zeros(0, 3, 32, 32))
+    assert empty.count.shape == (0,) and empty.best_landmarks.shape == (0, 6, 2)
     mixed = blazeface(faces64[[3, 0, 3]])  # blank, face, blank
     assert mixed.count.tolist() == [0, 1, 0]
     for field in ("best_prob", "best_logit", "best_box", "best_landmarks"):

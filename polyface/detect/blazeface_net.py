@@ -83,7 +83,7 @@ class BlazeFaceNet(nn.Module):
             x = block(x)
 
         def flat(t: torch.Tensor, n: int) -> torch.Tensor:  # NCHW -> (B, H*W*anchors, n)
-            return t.permute(0, 2, 3, 1).reshape(b, -1, n)
+            return t.permute(0, 2, 3, 1).reshape(b, t.shape[1] * t.shape[2] * t.shape[3] // n, n)
 
         reg = torch.cat([flat(self.reg8(fine), 16), flat(self.reg16(x), 16)], dim=1)
         logits = torch.cat([flat(self.cls8(fine), 1), flat(self.cls16(x), 1)], dim=1)
