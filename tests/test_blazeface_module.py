@@ -200,3 +200,19 @@ def test_logits_are_clipped_as_mediapipe_does():
     assert d.scores[0, :2].tolist() == [1.0, 0.0]
     np.testing.assert_allclose(d.boxes[0, 0].numpy(), [0.5 / 16] * 4, atol=1e-7)  # zero size at the first anchor
     np.testing.assert_allclose(d.points[0, 895].numpy(), [[7.5 / 8, 7.5 / 8]] * 6, atol=1e-7)  # last cell of the 8x8 map
+
+
+def test_runtime_needs_only_numpy_and_torch():
+    """Detection never imports the packages that carried or ran the original model."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from polyface.detect import BlazeFace\n"
+        "BlazeFace()(torch.rand(1, 3, 32, 32))\n"
+        "bad = {'mediapipe', 'tensorflow', 'tflite', 'tflite_runtime', 'ai_edge_litert'}\n"
+        "print(sorted(bad & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

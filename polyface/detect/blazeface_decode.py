@@ -132,7 +132,7 @@ def weighted_nms(d: Decoded, min_score: float, iou_threshold: float) -> Merged:
     score-weighted mean of their boxes and keypoints, with the best box's score and logit.
     Ties in score (sigmoid rounds to 1 above a logit of about 17) go to the higher logit.
     """
-    b, n = d.logits.shape
+    b = d.logits.shape[0]
     dev = d.logits.device
     valid = (d.scores >= min_score) & (d.boxes[..., 2] >= d.boxes[..., 0]) & (d.boxes[..., 3] >= d.boxes[..., 1])
     k = int(valid.sum(1).max()) if b else 0
