@@ -80,7 +80,7 @@ def reference_detect(reg: np.ndarray, logits: np.ndarray, min_score=0.5, thr=0.3
     return out
 
 
-# --- helpers ---------------------------------------------------------------------------------
+# --- shared by the tests below ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def blazeface() -> BlazeFace:
     return BlazeFace()

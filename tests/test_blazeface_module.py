@@ -199,7 +199,8 @@ def test_logits_are_clipped_as_mediapipe_does():
     assert d.logits[0, :4].tolist() == [100.0, -100.0, 99.5, 0.0]
     assert d.scores[0, :2].tolist() == [1.0, 0.0]
     np.testing.assert_allclose(d.boxes[0, 0].numpy(), [0.5 / 16] * 4, atol=1e-7)  # zero size at the first anchor
-    np.testing.assert_allclose(d.points[0, 895].numpy(), [[7.5 / 8, 7.5 / 8]] * 6, atol=1e-7)  # last cell of the 8x8 map
+    last = [[7.5 / 8, 7.5 / 8]] * 6  # the last cell of the 8x8 map
+    np.testing.assert_allclose(d.points[0, 895].numpy(), last, atol=1e-7)
 
 
 def test_runtime_needs_only_numpy_and_torch():
