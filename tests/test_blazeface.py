@@ -80,7 +80,7 @@ def reference_detect(reg: np.ndarray, logits: np.ndarray, min_score=0.5, thr=0.3
     return out
 
 
-# --- helpers ---------------------------------------------------------------------------------
+# --- shared by the tests below ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def blazeface() -> BlazeFace:
     return BlazeFace()
@@ -136,6 +136,35 @@ def test_matches_mediapipe_face_detection_solution(blazeface):
         np.testing.assert_allclose(det.probs.numpy(), ref["scores"][sel], atol=SCORE_TOL, err_msg=str(name))
         np.testing.assert_allclose(det.boxes.numpy(), ref["boxes"][sel], atol=PX_TOL, err_msg=str(name))
         np.testing.assert_allclose(det.landmarks.numpy(), ref["landmarks"][sel], atol=PX_TOL, err_msg=str(name))
+
+
+def test_decode_and_weighted_nms_match_reference_on_crowded_outputs():
+    """Made-up raw outputs with many overlapping boxes above the threshold, of every IoU."""
+    from polyface.detect.blazeface_decode import anchors, decode, weighted_nms
+
+    rng = np.random.default_rng(5)
+    b = 4
+    logits = rng.uniform(-8.0, -1.0, (b, 896)).astype(np.float32)
+    reg = np.zeros((b, 896, 16), np.float32)
+    for i in range(b):
+        hot = rng.choice(896, size=60, replace=False)
+        logits[i, hot] = rng.uniform(-0.5, 5.0, 60)
+        reg[i, hot, :2] = rng.normal(0.0, 6.0, (60, 2))
+        reg[i, hot, 2:4] = rng.uniform(8.0, 50.0, (60, 2))
+        reg[i, hot, 4:] = rng.normal(0.0, 10.0, (60, 12))
+    logits[b - 1, hot[:3]] = 4.0
+    reg[b - 1, hot[:3], 2] = -5.0  # negative widths are dropped
+    m = weighted_nms(decode(torch.from_numpy(reg), torch.from_numpy(logits), anchors()), 0.5, 0.3)
+    sizes = []
+    for i in range(b):
+        expected = reference_detect(reg[i], logits[i])
+        sizes += [e[3] for e in expected]
+        sel = (m.image_index == i).nonzero().flatten()
+        assert len(sel) == len(expected)
+        np.testing.assert_allclose(m.scores[sel].numpy(), [e[0] for e in expected], atol=1e-6)
+        np.testing.assert_allclose(m.boxes[sel].numpy(), [e[1] for e in expected], atol=1e-5)
+        np.testing.assert_allclose(m.points[sel].numpy(), [e[2] for e in expected], atol=1e-5)
+    assert max(sizes) >= 3 and sizes.count(1) >= 3  # both merged and lone boxes took part
 
 
 def _live_images() -> list[np.ndarray]:

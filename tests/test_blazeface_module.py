@@ -49,12 +49,14 @@ def test_finds_the_face_with_sensible_keypoints(blazeface, face_crop):
     assert max(right_eye[1], left_eye[1]) < nose[1] < mouth[1]
 
 
-def test_batched_equals_one_by_one(blazeface, faces64):
+def test_batched_equals_one_by_one(blazeface, faces64, face_crop):
     rng = np.random.default_rng(3)
     polys = render_batch([random_genome(rng, 30, 6) for _ in range(4)], 64)
-    batch = torch.cat([faces64, polys])
+    pair = np.zeros((64, 64, 3), np.uint8)
+    pair[16:48, :32], pair[16:48, 32:] = _sized(face_crop, 32, 32), _sized(face_crop[:, ::-1], 32, 32)
+    batch = torch.cat([to_batch(pair), faces64, polys])
     det = blazeface(batch)
-    assert det.count[:3].tolist() == [1, 1, 1]
+    assert det.count[:4].tolist() == [2, 1, 1, 1]
     for i in range(len(batch)):
         one = blazeface(batch[i : i + 1])
         boxes, probs, marks = det.for_image(i)
@@ -64,15 +66,25 @@ def test_batched_equals_one_by_one(blazeface, faces64):
         np.testing.assert_allclose(marks.numpy(), one.landmarks.numpy(), atol=1e-3)
         for field in ("best_prob", "best_logit", "best_box", "best_landmarks"):
             np.testing.assert_allclose(getattr(det, field)[i].numpy(), getattr(one, field)[0].numpy(), atol=1e-3)
+        if len(probs):  # the best face is the most probable one, and faces come best first
+            assert float(det.best_prob[i]) == float(probs.max()) == float(det.probs[det.image_index == i][0])
+            np.testing.assert_array_equal(det.best_box[i].numpy(), boxes[0].numpy())
 
 
-def test_blank_images_give_no_face_and_dense_zeros(blazeface):
+def test_blank_images_give_no_face_and_dense_zeros(blazeface, faces64):
     det = blazeface(torch.cat([torch.zeros(1, 3, 48, 48), torch.ones(1, 3, 48, 48)]))
     assert det.count.tolist() == [0, 0]
     assert det.boxes.shape == (0, 4) and det.landmarks.shape == (0, 6, 2) and det.probs.shape == (0,)
     assert det.best_box.shape == (2, 4) and det.best_landmarks.shape == (2, 6, 2)
     assert not det.best_prob.any() and not det.best_logit.any() and not det.best_box.any()
     assert det.size == (48, 48)
+    empty = blazeface(torch.zeros(0, 3, 32, 32))
+    assert empty.count.shape == (0,) and empty.best_landmarks.shape == (0, 6, 2)
+    mixed = blazeface(faces64[[3, 0, 3]])  # blank, face, blank
+    assert mixed.count.tolist() == [0, 1, 0]
+    for field in ("best_prob", "best_logit", "best_box", "best_landmarks"):
+        values = getattr(mixed, field)
+        assert not values[[0, 2]].any() and values[1].abs().sum() > 0, field
 
 
 def test_shapes_and_dtypes(blazeface, faces64):
@@ -187,4 +199,21 @@ def test_logits_are_clipped_as_mediapipe_does():
     assert d.logits[0, :4].tolist() == [100.0, -100.0, 99.5, 0.0]
     assert d.scores[0, :2].tolist() == [1.0, 0.0]
     np.testing.assert_allclose(d.boxes[0, 0].numpy(), [0.5 / 16] * 4, atol=1e-7)  # zero size at the first anchor
-    np.testing.assert_allclose(d.points[0, 895].numpy(), [[7.5 / 8, 7.5 / 8]] * 6, atol=1e-7)  # last cell of the 8x8 map
+    last = [[7.5 / 8, 7.5 / 8]] * 6  # the last cell of the 8x8 map
+    np.testing.assert_allclose(d.points[0, 895].numpy(), last, atol=1e-7)
+
+
+def test_runtime_needs_only_numpy_and_torch():
+    """Detection never imports the packages that carried or ran the original model."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from polyface.detect import BlazeFace\n"
+        "BlazeFace()(torch.rand(1, 3, 32, 32))\n"
+        "bad = {'mediapipe', 'tensorflow', 'tflite', 'tflite_runtime', 'ai_edge_litert'}\n"
+        "print(sorted(bad & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from polyface.detect.blazeface_decode import anchors, decode, letterbox, weighted_nms
+from polyface.detect.blazeface_decode import SCORE_CLIP, anchors, decode, letterbox, weighted_nms
 from polyface.detect.blazeface_net import WEIGHTS_FILE, load_net
 from polyface.detect.types import Detections
 
@@ -74,7 +74,7 @@ class BlazeFace(nn.Module):
         a smooth signal that keeps rising below detection (a face needs at least 0 at the
         default ``min_score`` of 0.5)."""
         _, logits = self.raw(images)
-        return logits.clamp(-100.0, 100.0).amax(dim=1)
+        return logits.clamp(-SCORE_CLIP, SCORE_CLIP).amax(dim=1)
 
     @torch.inference_mode()
     def forward(self, images: torch.Tensor, min_score: float | None = None) -> Detections:

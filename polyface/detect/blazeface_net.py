@@ -74,6 +74,7 @@ class BlazeFaceNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b = x.shape[0]
+        x = x.contiguous(memory_format=torch.channels_last)  # depthwise convolutions: ~5x faster on CPU
         x = F.relu(self.stem(F.pad(x, (1, 2, 1, 2))))
         for block in self.blocks[:FINE_BLOCKS]:
             x = block(x)
@@ -82,7 +83,7 @@ class BlazeFaceNet(nn.Module):
             x = block(x)
 
         def flat(t: torch.Tensor, n: int) -> torch.Tensor:  # NCHW -> (B, H*W*anchors, n)
-            return t.permute(0, 2, 3, 1).reshape(b, -1, n)
+            return t.permute(0, 2, 3, 1).reshape(b, t.shape[1] * t.shape[2] * t.shape[3] // n, n)
 
         reg = torch.cat([flat(self.reg8(fine), 16), flat(self.reg16(x), 16)], dim=1)
         logits = torch.cat([flat(self.cls8(fine), 1), flat(self.cls16(x), 1)], dim=1)
@@ -124,4 +125,4 @@ def load_net(path: str | Path = WEIGHTS_FILE, device: str | torch.device = "cpu"
     """The network with the weights of ``path``, in eval mode, on ``device``."""
     net = BlazeFaceNet()
     net.load_state_dict(_cached(str(Path(path).resolve())), strict=True)
-    return net.eval().requires_grad_(False).to(device)
+    return net.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
