@@ -42,6 +42,7 @@ class Config:
     alpha_min: float = 0.15
     alpha_max: float = 0.85
     radius: float = 0.15
+    init: str = "random"
     # search
     strategy: str = "population"
     population: int = 24
@@ -107,6 +108,7 @@ FIELDS: dict[str, Spec] = {
     "alpha_min": Spec(float, 0.0, 1.0),
     "alpha_max": Spec(float, 0.0, 1.0),
     "radius": Spec(float, 0.01, 1.0),
+    "init": Spec(str, choices=("random", "face")),
     "strategy": Spec(str, choices=("population", "hillclimb")),
     "population": Spec(int, 1, 4096),
     "elites": Spec(int, 1, 4096),

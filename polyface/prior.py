@@ -53,3 +53,15 @@ class FacePrior:
         corr = (flat @ self.mean.to(flat.device)) / norm.clamp(min=1e-6)
         valid = (norm > 1e-4) & ((boxes[:, 2] - boxes[:, 0]) >= 2) & ((boxes[:, 3] - boxes[:, 1]) >= 2)
         return torch.where(valid, corr, torch.zeros_like(corr))
+
+
+def face_tones(centres: np.ndarray, margin: float = 0.12, contrast: float = 6.0) -> np.ndarray:
+    """Grey values in [0, 1] for shapes centred at ``centres`` (N,2, canvas units): the mean
+    face laid over the canvas (inset by ``margin``), so shapes start dark at the eyes, nose
+    shadow and mouth and light on the brow and cheeks; outside the face, the face's mean."""
+    mean = load_mean_face()
+    u = (np.asarray(centres, np.float64) - margin) / (1 - 2 * margin)
+    inside = ((u >= 0) & (u < 1)).all(axis=1)
+    idx = np.clip((u * SIDE).astype(int), 0, SIDE - 1)
+    tone = np.where(inside, mean[idx[:, 1], idx[:, 0]], 0.0)
+    return np.clip(0.5 + contrast * tone, 0.0, 1.0).astype(np.float32)

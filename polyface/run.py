@@ -21,6 +21,7 @@ from polyface.runio.run_folder import RunFolder
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings
+from polyface.prior import face_tones
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 from polyface.search.workers import WorkerPool
@@ -123,6 +124,10 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
         g = random_genome(
             init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius, (cfg.alpha_min, cfg.alpha_max)
         )
+        if cfg.init == "face" and g.n_polygons:
+            tone = face_tones(g.vertices.mean(axis=1)) + init_rng.normal(0.0, 0.08, g.n_polygons).astype(np.float32)
+            luma = g.colours[:, :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+            g.colours[:, :3] = np.clip(g.colours[:, :3] * (tone / np.maximum(luma, 0.05))[:, None], 0.0, 1.0)
         if cfg.colour == "grey" and cfg.grey_values == "bw" and g.n_polygons:
             g.colours[:, :3] = np.round(g.colours[:, :3])
         return g
