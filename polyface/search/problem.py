@@ -132,11 +132,7 @@ class PortraitProblem:
         tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight)]
         if self.blaze is not None:
             small = blaze_input(images)
-            bdet = self.blaze(small)
-            blogit = torch.zeros(images.shape[0], device=images.device)
-            bnone = bdet.count == 0
-            if bool(bnone.any()):
-                blogit[bnone] = self.blaze.max_logit(small[bnone]).to(blogit.device)
+            bdet, blogit = self.blaze.detect(small)
             tiers.append(fitness.detector_tier(bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE))
         if self.prior is not None:
             corr = self.prior(images, det.best_box)
