@@ -102,8 +102,10 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
 @click.option("--min-box", type=click_type(limits.MIN_BOX), default=0.5, show_default=True, help=limits.MIN_BOX.help)
 @click.option("--device", type=_field("device"), default="cpu", show_default=True, help="Where to score.")
 def score(images, as_json, min_box, device) -> None:
-    """Detect faces in IMAGES and say whether each passes the portrait rule."""
-    from polyface.detect import FaceDetector
+    """Detect faces in IMAGES: MTCNN's faces and portrait rule, and each other detector's verdict
+    (BlazeFace, the mean-face correlation, and OpenCV's Haar cascade when it is installed)."""
+    from polyface.detect import BlazeFace, FaceDetector
+    from polyface.prior import FacePrior
     from polyface.run import pick_device
     from polyface.score import load_image, score_images
 
@@ -111,12 +113,24 @@ def score(images, as_json, min_box, device) -> None:
     for p in images:  # fail before any work on a bad file
         load_image(p)
     det = FaceDetector(device=torch_device)
-    for s in score_images(list(images), det, min_box):
+    members = {"blazeface": BlazeFace(device=torch_device), "prior": FacePrior(torch_device)}
+    try:
+        from polyface.detect.haar import HaarDepth, HaarUnavailable
+
+        members["haar"] = HaarDepth(min_box)
+    except HaarUnavailable:
+        pass  # OpenCV is optional: the Haar verdict is left out
+    for s in score_images(list(images), det, min_box, members):
         if as_json:
             click.echo(json.dumps(s.to_dict()))
-        else:
-            faces = "; ".join(f"box {f['box']} p {f['prob']:.4f}" for f in s.faces) or "no faces"
-            click.echo(f"{s.path}: {'PORTRAIT' if s.portrait else 'not a portrait'} ({faces})")
+            continue
+        faces = "; ".join(f"box {f['box']} p {f['prob']:.4f}" for f in s.faces) or "no faces"
+        click.echo(f"{s.path}: {'PORTRAIT' if s.portrait else 'not a portrait'} ({faces})")
+        for name, v in s.detectors.items():
+            if name == "prior":
+                click.echo(f"  mean-face correlation {v['correlation']:+.3f}")
+            else:
+                click.echo(f"  {name:9s} {'yes' if v['portrait'] else 'no'}" + (f" (p {v['prob']:.4f})" if "prob" in v else ""))
 
 
 @cli.command()
