@@ -364,9 +364,13 @@ def _check_run_dir(run_dir: Path) -> None:
 @click.option("--size", type=int, help="Output size of each portrait in px.")
 @click.option("--device", help="auto, cpu or cuda.")
 @click.option("--gif/--no-gif", default=True, show_default=True, help="An evolution.gif for each portrait.")
-def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) -> None:
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where seeds run: local processes, or a Ray cluster (pip install 'polyface[ray]').")
+@click.option("--address", help="Ray cluster to join (HEAD:6379; default $RAY_ADDRESS, else a local one).")
+def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, engine, address) -> None:
     """Evolve N portraits (seeds S..S+N-1) into OUT/<seed>/, then a contact sheet and index.html."""
     from polyface.batch import run_gallery
+    from polyface.engines import EngineUnavailable, get_engine
 
     if not 1 <= n <= 100000:
         raise UserError(f"option -n must be an integer in 1..100000, got {n}")
@@ -382,10 +386,22 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) 
 
     pick_device(cfg.device)  # a missing GPU is an error before any seed starts
 
-    def report(o) -> None:
-        click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
+    if address is not None and engine != "ray":
+        raise UserError("option --address needs --engine ray")
+    try:
+        runner = get_engine(engine, workers, address)
+    except EngineUnavailable as e:
+        raise UserError(str(e)) from None
+    shown = [0.0]
 
-    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, workers=workers, on_done=report, gif=gif)
+    def report(o, progress) -> None:
+        if o.final or o.status == "retrying":
+            click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
+        if o.final or time.monotonic() - shown[0] >= 5.0:
+            shown[0] = time.monotonic()
+            click.echo(progress.line(), err=True)
+
+    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, on_event=report, gif=gif, engine=runner)
     click.echo(str(out / "index.html"))
     if any(o.status == "interrupted" for o in outcomes):
         return EXIT_INTERRUPTED
