@@ -359,7 +359,7 @@ def _check_run_dir(run_dir: Path) -> None:
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
 @click.option("--seed-start", type=int, default=0, show_default=True, help="First seed.")
 @click.option("--time-limit", type=float, help="Seconds per portrait.")
-@click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
+@click.option("--workers", type=int, default=0, help="Seeds at once (default: one per core; with Ray, the cluster's CPUs).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("outputs/gallery"), show_default=True)
 @click.option("--size", type=int, help="Output size of each portrait in px.")
 @click.option("--device", help="auto, cpu or cuda.")
@@ -385,11 +385,11 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
     from polyface.run import pick_device
 
     pick_device(cfg.device)  # a missing GPU is an error before any seed starts
-
     if address is not None and engine != "ray":
         raise UserError("option --address needs --engine ray")
     try:
         runner = get_engine(engine, workers, address)
+        runner.start()  # Ray: join the cluster or start a local one; a cluster that is not there is an error
     except EngineUnavailable as e:
         raise UserError(str(e)) from None
     shown = [0.0]

@@ -77,8 +77,13 @@ def test_ray_missing_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.
     from polyface.cli import cli
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
-    monkeypatch.delitem(sys.modules, "polyface.engines.ray", raising=False)
-    result = CliRunner().invoke(cli, ["gallery", "-n", "1", "--engine", "ray", "--out", str(tmp_path / "g")])
+    engine = sys.modules.pop("polyface.engines.ray", None)
+    try:
+        result = CliRunner().invoke(cli, ["gallery", "-n", "1", "--engine", "ray", "--out", str(tmp_path / "g")])
+    finally:  # later tests get the module that saw Ray, or import it afresh
+        sys.modules.pop("polyface.engines.ray", None)
+        if engine is not None:
+            sys.modules["polyface.engines.ray"] = engine
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert lines == ["polyface: error: --engine ray needs Ray, which is not installed: pip install 'polyface[ray]'"]
@@ -143,3 +148,24 @@ def test_folder_sync_sends_new_lines_then_whole_files(tmp_path: Path) -> None:
     assert step() == [("log.jsonl", 6, b"4\n")]
     assert read_folder(gallery) == read_folder(run)  # the gallery's copy is the run folder, lock aside
     assert ".lock" not in read_folder(run)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--address", "127.0.0.1:1"], "option --address needs --engine ray"),
+        (["--engine", "ray", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray cluster answers there"),
+    ],
+)
+def test_bad_address_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from polyface.cli import cli
+
+    if "ray" in args:
+        pytest.importorskip("ray")
+    result = CliRunner().invoke(cli, ["gallery", "-n", "1", *args, "--out", str(tmp_path / "g")])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"polyface: error: {message}"), lines
+    assert not (tmp_path / "g" / "0").exists()

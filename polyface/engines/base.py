@@ -52,6 +52,9 @@ class Engine(Protocol):
     name: str
     workers: int
 
+    def start(self) -> None:
+        """Get ready (Ray: join or start a cluster); run() calls it when it was not called."""
+
     def run(self, job: GalleryJob, seeds: Sequence[int]) -> Iterator[SeedOutcome]: ...
 
     def close(self) -> None: ...

@@ -72,6 +72,9 @@ class LocalEngine:
     def __init__(self, workers: int = 0) -> None:
         self.workers = workers or default_workers()
 
+    def start(self) -> None:
+        pass
+
     def run(self, job: GalleryJob, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
         seeds = list(seeds)
         workers = max(1, min(self.workers, len(seeds)))

@@ -23,6 +23,7 @@ import logging
 import os
 import queue
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -86,6 +87,19 @@ def seed_task(cfg: Config, seed: int, gif: bool, files: dict[str, bytes]) -> Ite
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT address must accept a connection (ray.init would wait minutes for one)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "/" in address or not port.isdigit():
+        return  # "auto", "ray://...": left to Ray
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise EngineUnavailable(
+            f"--address {address}: no Ray cluster answers there ({e.strerror or e}); start one with `ray start --head`"
+        ) from None
+
+
 @dataclass
 class _Seed:
     seed: int
@@ -121,6 +135,7 @@ class RayEngine:
         address = self.address or os.environ.get("RAY_ADDRESS")
         quiet = dict(log_to_driver=False, logging_level=logging.WARNING)
         if address:
+            _check_reachable(address)
             ray.init(address=address, **quiet)
         else:
             ray.init(
