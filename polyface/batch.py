@@ -100,7 +100,8 @@ def run_seed(
 
 @dataclass
 class GalleryProgress:
-    """Counts of a running gallery; ``per_minute`` is seeds finished by this call per minute."""
+    """Counts of a running gallery; ``per_minute``: seeds this call finished per minute (each one
+    portrait of the gallery, whether or not it passed the rule before its limits)."""
 
     total: int
     done: int = 0

@@ -169,3 +169,22 @@ def test_bad_address_is_one_line_and_exit_2(args: list[str], message: str, tmp_p
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"polyface: error: {message}"), lines
     assert not (tmp_path / "g" / "0").exists()
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [None, [], {"node": "n", "files": "x"}, {"node": 1, "files": []}, {"node": "n", "files": [], "outcome": ("won", "")},
+     {"node": "n", "files": [], "outcome": "done"}, {"node": "n", "files": [], "outcome": ("done",)}],
+)
+def test_malformed_task_messages_are_refused(msg) -> None:
+    from polyface.engines.ray import _check_message  # importable without Ray: only the engine needs it
+
+    with pytest.raises(TransferError):
+        _check_message(msg)
+
+
+def test_task_message_is_read() -> None:
+    from polyface.engines.ray import _check_message
+
+    assert _check_message({"node": "n", "files": [], "outcome": None}) == ("n", [], None)
+    assert _check_message({"node": "n", "files": [], "outcome": ("done", "x" * 5000)})[2] == ("done", "x" * 1000)

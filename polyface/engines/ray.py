@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ except ImportError:
     ray = None
 
 OBJECT_STORE_MB = 256
+OUTCOMES = ("done", "interrupted", "failed", "busy")  # what a seed's task may report
 
 
 class _Stream:
@@ -108,7 +109,18 @@ class _Seed:
     node: str = ""
     started: bool = False
     finished: bool = False
-    history: list[str] = field(default_factory=list)
+
+
+def _check_message(msg: object) -> tuple[str, list, tuple[str, str] | None]:
+    """(node, file entries, outcome) of a task's message, checked like anything from another machine."""
+    if not isinstance(msg, dict) or not isinstance(msg.get("files"), list) or not isinstance(msg.get("node"), str):
+        raise transfer.TransferError(f"malformed message {type(msg).__name__}")
+    outcome = msg.get("outcome")
+    if outcome is not None:
+        if not (isinstance(outcome, tuple) and len(outcome) == 2 and outcome[0] in OUTCOMES):
+            raise transfer.TransferError(f"malformed outcome {outcome!r:.80}")
+        outcome = (outcome[0], str(outcome[1])[:1000])
+    return msg["node"], msg["files"], outcome
 
 
 class RayEngine:
@@ -205,19 +217,18 @@ class RayEngine:
                                 f"continuing from its last checkpoint", st.node)
             return [event], self._submit(job, st)
         events = []
-        if not st.started or msg.get("node") != st.node:
-            st.started, st.node = True, str(msg.get("node", ""))
-            st.history.append(st.node)
-            events.append(SeedOutcome(st.seed, "running", where=st.node))
         try:
-            if transfer.apply(job.out_dir / str(st.seed), msg["files"]):
-                events.append(SeedOutcome(st.seed, "saved", where=st.node))
+            node, files, outcome = _check_message(msg)
+            if not st.started or node != st.node:
+                st.started, st.node = True, node
+                events.append(SeedOutcome(st.seed, "running", where=node))
+            if transfer.apply(job.out_dir / str(st.seed), files):
+                events.append(SeedOutcome(st.seed, "saved", where=node))
         except transfer.TransferError as e:
             ray.cancel(gen, force=True)
-            return events + self._end(st, "failed", f"refused a file from node {st.node[:8]}: {e}"), None
-        if msg["outcome"] is not None:
-            status, detail = msg["outcome"]
-            events += self._end(st, status, detail)
+            return events + self._end(st, "failed", f"refused what node {st.node[:8]} sent: {e}"), None
+        if outcome is not None:
+            events += self._end(st, *outcome)
         return events, None
 
     def _end(self, st: _Seed, status: str, detail: str) -> list[SeedOutcome]:
