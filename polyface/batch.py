@@ -134,10 +134,13 @@ def run_gallery(
     address: str | None = None,
     on_event: Callable[[SeedOutcome, GalleryProgress], None] | None = None,
     pages_every: int = 10,
+    pages_interval_s: float = 60.0,
 ) -> list[SeedOutcome]:
     """Run ``n`` seeds from ``seed_start`` into ``out_dir`` on ``engine``; then write the pages.
 
     ``on_done`` gets each seed's final outcome, ``on_event`` every event with the counts.
+    The pages are also rebuilt after every ``pages_every`` finished seeds, but not more often
+    than every ``pages_interval_s`` seconds (a rebuild reads every run of the gallery).
     With the local engine and ``workers`` > 1 the seeds run in spawned processes, so a script
     that calls this must do so under ``if __name__ == "__main__":``.
     """
@@ -150,6 +153,7 @@ def run_gallery(
     progress = GalleryProgress(total=n)
     outcomes: dict[int, SeedOutcome] = {}
     running: set[int] = set()
+    pages = {"done": 0, "at": time.monotonic()}
 
     def note(o: SeedOutcome) -> None:
         if o.status == "running":
@@ -162,8 +166,10 @@ def run_gallery(
             progress.skipped += o.status == "skipped"
             if on_done:
                 on_done(o)
-            if o.status == "done" and pages_every and progress.done % pages_every == 0:
+            now = time.monotonic()
+            if pages_every and progress.done - pages["done"] >= pages_every and now - pages["at"] >= pages_interval_s:
                 write_pages(out_dir)
+                pages.update(done=progress.done, at=now)
         progress.running = len(running)
         if on_event:
             on_event(o, progress)

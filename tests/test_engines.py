@@ -3,6 +3,7 @@ message, and the checks on files that come back from other machines."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -188,3 +189,54 @@ def test_task_message_is_read() -> None:
 
     assert _check_message({"node": "n", "files": [], "outcome": None}) == ("n", [], None)
     assert _check_message({"node": "n", "files": [], "outcome": ("done", "x" * 5000)})[2] == ("done", "x" * 1000)
+
+
+class ScriptedEngine:
+    """An engine for the orchestration only: each seed 'finishes' at once with a result.json
+    (seed 2 fails), no evolution."""
+
+    name, workers = "scripted", 1
+
+    def start(self) -> None:
+        pass
+
+    def run(self, job, seeds):
+        from polyface.engines import SeedOutcome
+
+        for s in seeds:
+            yield SeedOutcome(s, "running")
+            if s == 2:
+                yield SeedOutcome(s, "failed", "ValueError: scripted")
+                continue
+            (job.out_dir / str(s)).mkdir()
+            (job.out_dir / str(s) / "result.json").write_text(json.dumps({"seed": s, "status": "done", "best": 1.0}))
+            yield SeedOutcome(s, "done")
+
+    def close(self) -> None:
+        pass
+
+
+def test_gallery_orchestration_progress_and_pages(tmp_path: Path) -> None:
+    from polyface.batch import run_gallery
+    from polyface.config import Config
+
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / "result.json").write_text(json.dumps({"seed": 0, "status": "done", "best": 1.0}))
+    seen = []
+
+    def on_event(o, p) -> None:
+        index = tmp_path / "index.html"
+        listed = index.read_text().count("data-seed=") if index.exists() else 0
+        seen.append((o.seed, o.status, p.done, p.running, p.failed, p.skipped, listed))
+
+    outcomes = run_gallery(Config(), 6, tmp_path, engine=ScriptedEngine(), on_event=on_event,
+                           pages_every=2, pages_interval_s=0)
+    assert [(o.seed, o.status) for o in outcomes] == [(0, "skipped"), (1, "done"), (2, "failed"), (3, "done"),
+                                                      (4, "done"), (5, "done")]
+    assert seen[0] == (0, "skipped", 0, 0, 0, 1, 0)
+    finals = [row for row in seen if row[1] != "running"]
+    # (seed, status, done, running, failed, skipped, runs listed in index.html after the event)
+    assert finals[1:] == [(1, "done", 1, 0, 0, 1, 0), (2, "failed", 1, 0, 1, 1, 0), (3, "done", 2, 0, 1, 1, 3),
+                          (4, "done", 3, 0, 1, 1, 3), (5, "done", 4, 0, 1, 1, 5)]
+    assert [row[3] for row in seen if row[1] == "running"] == [1, 1, 1, 1, 1]
+    assert (tmp_path / "index.html").read_text().count("data-seed=") == 5  # and once more at the end
