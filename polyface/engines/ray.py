@@ -148,7 +148,14 @@ class RayEngine:
         quiet = dict(log_to_driver=False, logging_level=logging.WARNING)
         if address:
             _check_reachable(address)
-            ray.init(address=address, **quiet)
+            try:
+                ray.init(address=address, **quiet)
+            except Exception as e:  # refused token, version mismatch, ...: Ray's message, on one line
+                first = next((x.strip() for x in str(e).splitlines() if x.strip()), type(e).__name__)
+                hint = " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token)"
+                chain = f"{e} {e.__cause__} {e.__context__}".lower()
+                raise EngineUnavailable(f"--address {address}: cannot join the Ray cluster: {first[:300]}"
+                                        + (hint if "auth" in chain else "")) from None
         else:
             ray.init(
                 num_cpus=self.workers or os.cpu_count() or 1,
