@@ -133,6 +133,14 @@ class TestLocalCluster:
             assert (tmp_path / str(s) / "evolution.gif").is_file()
         assert (tmp_path / "contact-sheet.png").is_file() and (tmp_path / "index.html").is_file()
 
+    def test_a_failed_seed_is_reported_and_the_others_finish(self, address, cfg, reference, tmp_path: Path) -> None:
+        (tmp_path / "1").mkdir()
+        (tmp_path / "1" / "checkpoint.json").write_text('{"format": "polyface-checkpoint", "version": 99}')
+        outcomes = run_gallery(cfg, 2, tmp_path, engine=RayEngine(workers=2), gif=False)
+        assert [(o.seed, o.status) for o in outcomes] == [(0, "done"), (1, "failed")]
+        assert outcomes[1].detail.startswith("RunFolderError: ") and "'version' must be 1" in outcomes[1].detail
+        assert (tmp_path / "0" / "genome.json").read_text() == reference[0]
+
     def test_resumes_after_the_driver_is_killed(self, address, preset, reference, tmp_path: Path) -> None:
         out = tmp_path / "g"
         cmd = [sys.executable, "-m", "polyface.cli", "gallery", "-n", str(len(SEEDS)), "--engine", "ray",
