@@ -222,14 +222,23 @@ def video(run_dir, out, fps, size, frames, hold) -> None:
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
 @click.option("--seed-start", type=click_type(limits.SEED_START), default=0, show_default=True, help="First seed.")
 @click.option("--time-limit", type=_field("time_limit"), help="Seconds per portrait.")
-@click.option("--workers", type=click_type(limits.WORKERS), default=0, help="Worker processes (default: one per core).")
+@click.option(
+    "--workers",
+    type=click_type(limits.WORKERS),
+    default=0,
+    help="Seeds at once (default: one per core; with Ray, the cluster's CPUs).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("outputs/gallery"), show_default=True)
 @click.option("--size", type=_field("size"), help="Output size of each portrait in px.")
 @click.option("--device", type=_field("device"), help="Where to score.")
 @click.option("--gif/--no-gif", default=True, show_default=True, help="An evolution.gif for each portrait.")
-def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) -> None:
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where seeds run: local processes, or a Ray cluster (pip install 'polyface[ray]').")
+@click.option("--address", help="Ray cluster to join (HEAD:6379; default $RAY_ADDRESS, else a local one).")
+def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, engine, address) -> None:
     """Evolve N portraits (seeds S..S+N-1) into OUT/<seed>/, then a contact sheet and index.html."""
     from polyface.batch import run_gallery
+    from polyface.engines import EngineUnavailable, get_engine
 
     if out.exists() and not out.is_dir():
         raise UserError(f"option --out: {out} exists and is not a folder")
@@ -238,11 +247,23 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) 
     from polyface.run import pick_device
 
     pick_device(cfg.device)  # a missing GPU is an error before any seed starts
+    if address is not None and engine != "ray":
+        raise UserError("option --address needs --engine ray")
+    try:
+        runner = get_engine(engine, workers, address)
+        runner.start()  # Ray: join the cluster or start a local one; a cluster that is not there is an error
+    except EngineUnavailable as e:
+        raise UserError(str(e)) from None
+    shown = [0.0]
 
-    def report(o) -> None:
-        click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
+    def report(o, progress) -> None:
+        if o.final or o.status == "retrying":
+            click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
+        if o.final or time.monotonic() - shown[0] >= 5.0:
+            shown[0] = time.monotonic()
+            click.echo(progress.line(), err=True)
 
-    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, workers=workers, on_done=report, gif=gif)
+    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, on_event=report, gif=gif, engine=runner)
     click.echo(str(out / "index.html"))
     if any(o.status == "interrupted" for o in outcomes):
         return EXIT_INTERRUPTED
