@@ -8,6 +8,7 @@ answer at once, without loading torch.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from polyface.batch import run_seed
+from polyface.engines.seed import run_seed
 from polyface.engines.base import GalleryJob, SeedOutcome
 
 PR_SET_PDEATHSIG = 1

@@ -1,6 +1,6 @@
 """The Ray engine: one Ray task per seed, on a local Ray instance or on a cluster.
 
-No shared disk is assumed. A seed's task runs :func:`polyface.batch.run_seed` (the call a
+No shared disk is assumed. A seed's task runs :func:`polyface.engines.seed.run_seed` (the call a
 local seed runs) in a temporary folder on whichever node Ray picks, with one torch thread,
 and streams the run folder back as it changes (a Ray generator task yields the new and
 changed files at every checkpoint and at the end). The driver writes them into ``--out``,
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyface.batch import SeedLock, run_seed
+from polyface.engines.seed import SeedLock, run_seed
 from polyface.config import Config
 from polyface.engines import transfer
 from polyface.engines.base import INSTALL_RAY, EngineUnavailable, GalleryJob, SeedOutcome
