@@ -15,11 +15,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
+from polyface import validate
+
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class ConfigError(ValueError):
     """A setting is unknown, of the wrong type or out of range."""
+
+
+# Keys a run's config.toml records after the settings; a preset loader ignores them, so that
+# file runs again as a preset (``polyface evolve --preset RUN/config.toml``).
+PROVENANCE = ("polyface_version", "torch_version", "python_version", "resolved_device")
+MAX_PRESET_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -257,22 +267,27 @@ def builtin_presets() -> dict[str, Path]:
 
 
 def read_preset_file(path: Path) -> dict[str, Any]:
-    """Parse a preset TOML file into a dict of raw values (not yet validated)."""
-    source = str(path)
-    if path.is_dir():
-        raise ConfigError(f"{source}: is a folder, not a preset file (.toml)")
+    """Parse a preset TOML file (a regular file of at most ``MAX_PRESET_BYTES``) into a dict of
+    raw values, not yet validated; the provenance keys of a run's config.toml are dropped."""
+    source = validate.quote(path)
     try:
-        raw = path.read_bytes()
+        raw = validate.read_regular(path, MAX_PRESET_BYTES, "preset file (.toml)")
     except FileNotFoundError:
         raise ConfigError(f"{source}: no such preset file") from None
+    except validate.FileKindError as e:
+        raise ConfigError(str(e)) from None
     except OSError as e:
-        raise ConfigError(f"{source}: cannot be read ({e.strerror})") from None
+        raise ConfigError(f"{source}: cannot be read ({e.strerror or type(e).__name__})") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not a text file (preset files are UTF-8 TOML)") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
+    for key in PROVENANCE:
+        data.pop(key, None)
     if not data:
         raise ConfigError(f"{source}: empty preset (give at least 'description')")
     return data
@@ -301,7 +316,7 @@ def load_preset(name_or_path: str = "default") -> Config:
     name, path = resolve_preset(name_or_path)
     data = read_preset_file(path)
     data.setdefault("preset", name)
-    return apply(Config(), data, str(path))
+    return apply(Config(), data, validate.quote(path))
 
 
 def describe_presets() -> list[tuple[str, str]]:
@@ -317,19 +332,6 @@ def describe_presets() -> list[tuple[str, str]]:
 
 
 def to_toml(values: dict[str, Any]) -> str:
-    """A flat dict of settings as TOML text."""
-    lines = []
-    for k, v in values.items():
-        lines.append(f"{k} = {_toml_value(v)}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{s}"'
+    """A flat dict of settings as TOML text (any string, control characters included, is
+    written so that it reads back the same)."""
+    return tomli_w.dumps(values)

@@ -10,6 +10,7 @@ import torch
 
 from polyface.atomic import atomic_path
 from polyface.genome import Genome
+from polyface.validate import is_int
 
 FORMATS = ("png", "svg", "pdf")
 MIN_SIZE, MAX_SIZE = 1, 16384
@@ -77,7 +78,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def check_size(size: int) -> None:
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
+    if not is_int(size) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"size must be an integer in {MIN_SIZE}..{MAX_SIZE} pixels, got {size!r}")
 
 

@@ -16,8 +16,6 @@ This module imports Cairo (and, through it, torch) only when a frame must be re-
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,19 +26,16 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from polyface.atomic import atomic_path
-
-HISTORY = "history.jsonl"
-DEFAULT_GIF = "evolution.gif"
-DEFAULT_VIDEO = "evolution.mp4"
+from polyface.runio.layout import GIF as DEFAULT_GIF
+from polyface.runio.layout import HISTORY, RunFolderError
+from polyface.runio.layout import VIDEO as DEFAULT_VIDEO
+from polyface.runio.readers import HistoryEntry, read_history
+from polyface.validate import is_finite, is_int
 DEFAULT_FRAME_SIZE = 256
 GIF_MAX_FPS = 50  # GIF delays are whole centiseconds; browsers slow delays under 20 ms to 100 ms
 GIF_COLOURS = 255  # one palette index stays free, so Pillow can mark unchanged pixels transparent
 PALETTE_SAMPLE = 16
 INSTALL_HINT = "pip install imageio-ffmpeg  (or: pip install 'polyface[video]')"
-
-
-class RunFolderError(ValueError):
-    """A run folder cannot be animated; the one-line message names the file and what is wrong."""
 
 
 class MissingDependency(RuntimeError):
@@ -62,84 +57,6 @@ class AnimationInfo:
     bytes: int
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One line of ``history.jsonl``: an improvement of the best genome."""
-
-    line: int
-    frame: str | None
-    generation: int | None
-    evaluations: int | None
-    best: float
-    elapsed_s: float | None
-    genome: dict[str, Any] | None
-
-
-def read_history(run_dir: str | Path) -> list[HistoryEntry]:
-    """Parse ``run_dir/history.jsonl``; raise RunFolderError naming the file and line when malformed.
-
-    A last line without its newline that does not parse is taken as an append the run did not
-    finish (it was interrupted mid-write) and is skipped; any other bad line is an error.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"{run_dir}: not a run folder (no such directory)")
-    path = run_dir / HISTORY
-    if not path.is_file():
-        raise RunFolderError(f"{path}: missing; a run folder needs the history the evolution loop writes")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise RunFolderError(f"{path}: cannot be read ({e})") from None
-    lines = text.split("\n")
-    entries: list[HistoryEntry] = []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        unterminated = number == len(lines)  # text after the last newline
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as e:
-            if unterminated:
-                continue
-            msg = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
-            raise RunFolderError(f"{path}: line {number} is not valid JSON: {msg}") from None
-        entries.append(_entry(path, number, data))
-    if not entries:
-        raise RunFolderError(f"{path}: no frames (the history is empty)")
-    return entries
-
-
-def _entry(path: Path, number: int, data: Any) -> HistoryEntry:
-    where = f"{path}: line {number}"
-    if not isinstance(data, dict):
-        raise RunFolderError(f"{where}: must be a JSON object, got {type(data).__name__}")
-    best = data.get("best")
-    if isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best):
-        raise RunFolderError(f"{where}: field 'best' must be a finite number, got {best!r}")
-    frame = data.get("frame")
-    if frame is not None and not (isinstance(frame, str) and frame):
-        raise RunFolderError(f"{where}: field 'frame' must be a relative path, got {frame!r}")
-    genome = data.get("genome")
-    if genome is not None and not isinstance(genome, dict):
-        raise RunFolderError(f"{where}: field 'genome' must be a genome object, got {type(genome).__name__}")
-    if frame is None and genome is None:
-        raise RunFolderError(f"{where}: has neither 'frame' nor 'genome', so there is nothing to show")
-    ints: dict[str, int | None] = {}
-    for key in ("generation", "evaluations"):
-        v = data.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise RunFolderError(f"{where}: field {key!r} must be an integer, got {v!r}")
-        ints[key] = v
-    elapsed = data.get("elapsed_s")
-    if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))):
-        raise RunFolderError(f"{where}: field 'elapsed_s' must be a number, got {elapsed!r}")
-    return HistoryEntry(
-        number, frame, ints["generation"], ints["evaluations"], float(best),
-        None if elapsed is None else float(elapsed), genome,
-    )
-
-
 def select_frames(bests: Sequence[float], n: int | None) -> list[int]:
     """Indices of ``n`` improvements to show, spread over the run; all of them when ``n`` is None.
 
@@ -152,7 +69,7 @@ def select_frames(bests: Sequence[float], n: int | None) -> list[int]:
     for more frames than there are improvements gives every improvement once.
     """
     k = len(bests)
-    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+    if n is not None and (not is_int(n) or n < 1):
         raise ValueError(f"frames must be a positive integer or None, got {n!r}")
     if n is None or n >= k:
         return list(range(k))
@@ -189,11 +106,11 @@ def frame_durations(n: int, fps: float, hold: float, tick_ms: int = 10, min_ms: 
 
 
 def _check_common(fps: float, hold: float, size: int | None) -> None:
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
+    if not is_finite(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive number, got {fps!r}")
-    if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not math.isfinite(hold) or hold < 0:
+    if not is_finite(hold) or hold < 0:
         raise ValueError(f"hold must be a number of seconds >= 0, got {hold!r}")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= 16384):
+    if size is not None and (not is_int(size) or not 1 <= size <= 16384):
         raise ValueError(f"size must be an integer in 1..16384 pixels or None, got {size!r}")
 
 

@@ -1,7 +1,8 @@
 """CPU worker processes that score slices of a population.
 
-Each worker is ``python -m polyface.search.workers`` with one torch thread and its own
-renderer and detector. Genomes go out and scores come back over the worker's stdin/stdout
+Each worker is a fresh Python (``-I``: isolated, so neither the working folder nor
+PYTHONPATH comes first on its path) told where the parent's own ``polyface`` package lies,
+with one torch thread and its own renderer and detector. Genomes go out and scores come back over the worker's stdin/stdout
 as length-prefixed messages: a small JSON header and raw float32/float64 arrays; never
 images, never pickle. Plain subprocesses need no ``if __name__ == "__main__"`` guard in
 the caller's script.
@@ -14,6 +15,7 @@ import os
 import struct
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -112,6 +114,20 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         _send(stdout, {"rows": len(table)}, [table])
 
 
+def worker_command() -> list[str]:
+    """The command of a worker: this Python, isolated, importing polyface from where the parent
+    did (so a ``polyface/`` in the working folder never runs, and workers run the parent's code)."""
+    import polyface
+
+    root = str(Path(polyface.__file__).resolve().parent.parent)
+    code = f"import sys; sys.path.insert(0, {root!r}); from polyface.search.workers import main; main()"
+    return [sys.executable, "-I", "-c", code]
+
+
+def main() -> None:
+    serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
 class WorkerPool:
     """``size`` persistent worker processes; ``score`` splits a batch into contiguous slices."""
 
@@ -120,7 +136,7 @@ class WorkerPool:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "polyface.search.workers"],
+                worker_command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -159,4 +175,4 @@ class WorkerPool:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    main()
