@@ -13,13 +13,25 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def quote(path) -> str:
+    """A path as text for a one-line message (Python-quoted when it holds control characters)."""
+    from polyface.validate import quote as _quote
+
+    return _quote(path)
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters escaped, so that it prints as one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
+
+
 class UserError(click.ClickException):
     """A user mistake: one line on stderr, exit code 2."""
 
     exit_code = EXIT_USAGE
 
     def show(self, file=None) -> None:
-        click.echo(f"polyface: error: {self.format_message()}", err=True)
+        click.echo(f"polyface: error: {one_line(self.format_message())}", err=True)
 
 
 def _user_errors():
@@ -28,14 +40,15 @@ def _user_errors():
     from polyface.detect.haar import HaarUnavailable
     from polyface.genome import GenomeError
     from polyface.run import DeviceError
-    from polyface.runio.run_folder import RunFolderError
+    from polyface.runio.layout import RunFolderError
     from polyface.score import ImageError
+    from polyface.validate import FieldError, FileKindError
 
-    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable]
+    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable, FieldError, FileKindError]
     try:
-        from polyface.runio.animate import MissingDependency, RunFolderError as AnimRunError
+        from polyface.runio.animate import MissingDependency
 
-        errors += [MissingDependency, AnimRunError]
+        errors.append(MissingDependency)
     except ImportError:
         pass
     return tuple(errors)
@@ -94,8 +107,8 @@ class PolyfaceGroup(click.Group):
         return code
 
     def _run(self, args, prog_name, complete_var, **extra) -> int:
-        errors = _user_errors()
         try:
+            errors = _user_errors()  # imports torch: Ctrl-C may land here
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as e:
             return e.exit_code
@@ -103,14 +116,20 @@ class PolyfaceGroup(click.Group):
             e.show()
             return EXIT_USAGE
         except click.ClickException as e:
-            click.echo(f"polyface: error: {e.format_message()}", err=True)
+            click.echo(f"polyface: error: {one_line(e.format_message())}", err=True)
             return EXIT_USAGE
         except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo("polyface: interrupted", err=True)
             return EXIT_INTERRUPTED
-        except errors as e:
-            click.echo(f"polyface: error: {e}", err=True)
-            return EXIT_USAGE
+        except Exception as e:
+            if isinstance(e, _user_errors()):
+                click.echo(f"polyface: error: {one_line(e)}", err=True)
+                return EXIT_USAGE
+            if isinstance(e, OSError):  # a genuine I/O failure while working: one line, exit 1
+                where = f"{quote(e.filename)}: " if e.filename else ""
+                click.echo(f"polyface: error: {one_line(where + (e.strerror or str(e)))}", err=True)
+                return 1
+            raise
         return rv if isinstance(rv, int) else 0
 
 
@@ -234,7 +253,7 @@ def render(genome, size, out, background) -> None:
     if not 16 <= size <= 16384:
         raise UserError(f"option --size must be an integer in 16..16384, got {size}")
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UserError(f"{out}: output extension must be .png, .svg or .pdf")
+        raise UserError(f"{quote(out)}: output extension must be .png, .svg or .pdf")
     g = _read_genome(genome)
     if background is not None:
         try:
@@ -246,45 +265,64 @@ def render(genome, size, out, background) -> None:
     click.echo(str(out))
 
 
+MAX_GENOME_BYTES = 64 * 1024 * 1024  # 4096 polygons of 64 vertices take about 8 MB of JSON
+
+
 def _read_genome(path: Path):
     from polyface.genome import GenomeError, from_json
+    from polyface.validate import FileKindError, read_regular
 
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder, not a genome file")
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_regular(path, MAX_GENOME_BYTES, "genome file (JSON)")
     except FileNotFoundError:
-        raise UserError(f"{path}: no such genome file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file (genomes are JSON)") from None
+        raise UserError(f"{quote(path)}: no such genome file") from None
+    except FileKindError as e:
+        raise UserError(str(e)) from None
     except OSError as e:
-        raise UserError(f"{path}: cannot be read ({e.strerror})") from None
+        raise UserError(f"{quote(path)}: cannot be read ({e.strerror or type(e).__name__})") from None
     try:
-        return from_json(text)
+        return from_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{quote(path)}: not a text file (genomes are JSON)") from None
     except GenomeError as e:
-        raise UserError(f"{path}: {e}") from None
+        raise UserError(f"{quote(path)}: {e}") from None
 
 
 def _check_out_parent(out: Path) -> None:
     """An output file must not be a folder, and its folder must pass ``_check_out_folder``."""
+    import os
+
     if out.is_dir():
-        raise UserError(f"{out}: is a folder; give a file name")
-    _check_out_folder(out.parent if str(out.parent) else Path("."), str(out))
+        raise UserError(f"{quote(out)}: is a folder; give a file name")
+    if os.path.islink(out) and not out.exists():
+        raise UserError(f"{quote(out)}: is a dangling link; remove it or give another file name")
+    if os.path.lexists(out) and not out.is_file():
+        raise UserError(f"{quote(out)}: exists and is not a regular file")
+    _check_out_folder(out.parent if str(out.parent) else Path("."), quote(out))
 
 
 def _check_out_folder(out: Path, what: str) -> None:
-    """An output folder (made if missing) must not be, or lie under, a file and must be writable."""
+    """An output folder (made if missing) must not be, or lie under, a file or a dangling link,
+    and must be one where files can be made (not read-only, not /proc)."""
     import os
 
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{what}: {out} exists and is not a folder")
+    from polyface.atomic import probe_folder
+
+    if os.path.lexists(out) and not out.is_dir():
+        kind = "a dangling link" if os.path.islink(out) and not out.exists() else "not a folder"
+        raise UserError(f"{what}: {quote(out)} exists and is {kind}")
     parent = out
-    while not parent.exists():
+    while not os.path.lexists(parent):
         parent = parent.parent
     if not parent.is_dir():
-        raise UserError(f"{what}: {out}: {parent} is not a folder")
+        kind = "a dangling link" if os.path.islink(parent) and not parent.exists() else "not a folder"
+        raise UserError(f"{what}: {quote(out)}: {quote(parent)} is {kind}")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{what}: {out}: folder {parent} is not writable")
+        raise UserError(f"{what}: {quote(out)}: folder {quote(parent)} is not writable")
+    try:
+        probe_folder(parent)
+    except OSError as e:
+        raise UserError(f"{what}: {quote(out)}: no file can be made in {quote(parent)} ({e.strerror or e})") from None
 
 
 def _animation_options(fn):
@@ -319,7 +357,7 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
     _check_animation(fps, size, frames, hold)
     _check_run_dir(run_dir)
     if out is not None and out.suffix.lower() not in (".gif", ".mp4"):
-        raise UserError(f"{out}: output extension must be .gif or .mp4")
+        raise UserError(f"{quote(out)}: output extension must be .gif or .mp4")
     if out is not None:
         _check_out_parent(out)
     if (out is None or out.suffix.lower() == ".gif") and fps > animate.GIF_MAX_FPS:
@@ -343,7 +381,7 @@ def video(run_dir, out, fps, size, frames, hold) -> None:
     _check_run_dir(run_dir)
     out = out or run_dir / "evolution.mp4"
     if out.suffix.lower() != ".mp4":
-        raise UserError(f"{out}: output extension must be .mp4")
+        raise UserError(f"{quote(out)}: output extension must be .mp4")
     _check_out_parent(out)
     info = animate.make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
     click.echo(f"{info.path}  ({info.n_frames} frames, {info.bytes / 1024:.0f} KiB)")
@@ -351,7 +389,7 @@ def video(run_dir, out, fps, size, frames, hold) -> None:
 
 def _check_run_dir(run_dir: Path) -> None:
     if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: not a run folder (no such folder)")
+        raise UserError(f"{quote(run_dir)}: not a run folder (no such folder)")
 
 
 @cli.command()
@@ -374,8 +412,6 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) 
         raise UserError(f"option --seed-start must be an integer in 0..{2**62}, got {seed_start}")
     if not 0 <= workers <= 256:
         raise UserError(f"option --workers must be an integer in 0..256, got {workers}")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"option --out: {out} exists and is not a folder")
     _check_out_folder(out, "option --out")
     cfg = resolve_config(preset, _flag_overrides(time_limit=time_limit, size=size, device=device))
     from polyface.run import pick_device
@@ -397,8 +433,23 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``polyface`` command."""
-    cli.main(args=argv, prog_name="polyface")
+    """Entry point of the ``polyface`` command; Ctrl-C at any moment (start-up too) exits 130 quietly."""
+    try:
+        cli.main(args=argv, prog_name="polyface")
+    except KeyboardInterrupt:
+        _quiet_exit(EXIT_INTERRUPTED)
+
+
+def _quiet_exit(code: int) -> None:
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not print a traceback either
+    try:
+        sys.stderr.write("polyface: interrupted\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,10 @@ def quote(path: str | os.PathLike) -> str:
 
 def shown(value: Any) -> str:
     """A short repr of a bad value for a message (never several lines, never megabytes)."""
-    text = repr(value) if not isinstance(value, int) or isinstance(value, bool) or abs(value) < 10**MAX_SHOWN else "a huge integer"
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return "a huge integer"
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
