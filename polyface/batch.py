@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyface.config import Config
-
-LOCK = ".lock"
+from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT
 
 
 @dataclass
@@ -32,7 +31,7 @@ class SeedOutcome:
 def is_done(run_dir: Path) -> bool:
     """True when the run folder holds a finished run's result.json."""
     try:
-        return json.loads((run_dir / "result.json").read_text()).get("status") == "done"
+        return json.loads((run_dir / RESULT).read_text()).get("status") == "done"
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -73,7 +72,7 @@ def run_seed(cfg: Config, out_dir: Path, seed: int, threads: int = 0, gif: bool 
             import torch
 
             torch.set_num_threads(threads)
-        if (run_dir / "checkpoint.json").exists() or (run_dir / "config.toml").exists():
+        if (run_dir / CHECKPOINT).exists() or (run_dir / CONFIG).exists():
             r = resume(run_dir)  # an interrupted gallery continues each unfinished seed where it stopped
         else:
             r = evolve(cfg.replace(seed=seed), out=run_dir)

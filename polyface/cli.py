@@ -167,7 +167,10 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
 @click.option("--population", type=int, help="Children per generation.")
 @click.option("--target", type=float, help="Face probability the portrait must reach at every size.")
 @click.option("--max-generations", type=int, help="Stop after this many generations.")
-@click.option("--time-limit", type=float, help="Stop after this many seconds.")
+@click.option(
+    "--time-limit", type=float,
+    help="Stop the search after this many seconds; the final check at every size comes on top (verify_s in result.json).",
+)
 @click.option("--device", help="auto, cpu or cuda.")
 @click.option("--threads", type=int, help="CPU threads for torch (0: all cores).")
 @click.option("--frame-size", type=int, help="Size of the frames written on each improvement.")
@@ -396,7 +399,11 @@ def _check_run_dir(run_dir: Path) -> None:
 @click.option("-n", "n", type=int, required=True, help="Number of portraits.")
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
 @click.option("--seed-start", type=int, default=0, show_default=True, help="First seed.")
-@click.option("--time-limit", type=float, help="Seconds per portrait.")
+@click.option(
+    "--time-limit", type=float,
+    help="Seconds of search per portrait; the final check at every size up to the print comes on top "
+    "(result.json records it as verify_s).",
+)
 @click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("outputs/gallery"), show_default=True)
 @click.option("--size", type=int, help="Output size of each portrait in px.")

@@ -24,10 +24,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from polyface.atomic import atomic_path, write_text
+from polyface.runio import layout
 
 log = logging.getLogger(__name__)
 
-RESULT = "result.json"
+RESULT = layout.RESULT
 CONTACT_SHEET = "contact-sheet.png"
 INDEX = "index.html"
 SHEET_BACKGROUND = (214, 214, 214)  # neutral light grey: portraits are mostly dark
@@ -70,19 +71,19 @@ class RunSummary:
 
     @property
     def png(self) -> Path | None:
-        return self.file("best.png")
+        return self.file(layout.BEST_PNG)
 
     @property
     def svg(self) -> Path | None:
-        return self.file("best.svg")
+        return self.file(layout.BEST_SVG)
 
     @property
     def gif(self) -> Path | None:
-        return self.file("evolution.gif")
+        return self.file(layout.GIF)
 
     @property
     def genome(self) -> Path | None:
-        return self.file("genome.json")
+        return self.file(layout.GENOME)
 
 
 def _number(v: Any) -> float | None:
@@ -116,7 +117,7 @@ def read_summary(run_dir: str | Path) -> RunSummary:
         preset=_text(data.get("preset")),
         status=_text(data.get("status")),
         best=_number(data.get("best")),
-        best_prob=_number(data.get("best_prob")),
+        best_prob=_number(data.get("min_prob", data.get("best_prob"))),  # result.json's min_prob; best_prob before
         portrait=portrait if isinstance(portrait, bool) else None,
         generations=_integer(data.get("generations")),
         evaluations=_integer(data.get("evaluations")),

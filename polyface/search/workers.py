@@ -120,7 +120,10 @@ def worker_command() -> list[str]:
     import polyface
 
     root = str(Path(polyface.__file__).resolve().parent.parent)
-    code = f"import sys; sys.path.insert(0, {root!r}); from polyface.search.workers import main; main()"
+    code = (
+        "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "  # Ctrl-C is the parent's to handle
+        f"import sys; sys.path.insert(0, {root!r}); from polyface.search.workers import main; main()"
+    )
     return [sys.executable, "-I", "-c", code]
 
 
