@@ -191,3 +191,22 @@ def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path, delay):
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "polyface: interrupted"
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
+
+
+# ---- --time-limit and the final check -----------------------------------------------------
+
+
+def test_time_limit_covers_the_search_and_result_records_the_final_check(tmp_path):
+    """The limit stops the search; the final check at every size comes on top, and result.json
+    says how long it took (so a gallery's overrun is accounted for)."""
+    from polyface.run import evolve
+
+    r = evolve(small(max_generations=10**6, time_limit=1.0, verify_sizes=(48, 256, 512), size=512),
+               out=tmp_path / "run", checkpoint_every=0)
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["stop"] == "time_limit" and r.verify_s > 0
+    assert result["verify_s"] == round(r.verify_s, 3)
+    assert result["elapsed_s"] >= 1.0 + result["verify_s"] - 0.01
+    assert len(result["verdict"]) == 3 or result["portrait"]  # every size checked for the report
+    help_text = CliRunner().invoke(cli, ["gallery", "--help"]).output
+    assert "final check" in help_text and "verify_s" in help_text
