@@ -125,6 +125,22 @@ def inside(folder: Path, rel: Any, field: str) -> Path:
     return Path(folder) / p
 
 
+def rng_state(value: Any, field: str, like: dict) -> dict:
+    """A numpy bit generator's state read from a file: the same kind and keys as ``like`` (the
+    generator's own state), every integer in 0..2**128-1."""
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(b, dict):
+            return isinstance(a, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in b)
+        if is_int(b):
+            return is_int(a) and 0 <= a < 2**128
+        return type(a) is type(b) and a == b if isinstance(b, str) else type(a) is type(b)
+
+    if not same(value, like):
+        raise FieldError(f"field {field!r} must be the state of a {like.get('bit_generator', 'numpy')} generator")
+    return value
+
+
 # ---- JSON --------------------------------------------------------------------------------
 
 

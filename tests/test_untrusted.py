@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from polyface import validate
@@ -136,13 +136,25 @@ STATE_FIELDS = [["strategy", "parents"], ["strategy", "scores"], ["strategy", "g
                 ["strategy"], ["problem", "rng"], ["problem"]]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(CHECKPOINT_FIELDS + LOOP_FIELDS + STATE_FIELDS), value=crafted)
+@example(field=["strategy", "parents"], value=[])
+@example(field=["strategy", "scores"], value=[None])
+@example(field=["strategy", "scores"], value=["1.5", 2])
+@example(field=["strategy", "generation"], value=("RAW", "1" * 400))
+@example(field=["strategy", "rng"], value={"bit_generator": "PCG64", "state": {"state": -1, "inc": 1}, "has_uint32": 0, "uinteger": 0})
+@example(field=["problem", "rng"], value="PCG64")
+@example(field=["loop", "verdict"], value=[[48, True, 0.5]])
+@example(field=["loop", "elapsed_s"], value=("RAW", "NaN"))
+@example(field=["loop", "best"], value={"format": "polyface-genome", "version": 1, "vertices": [], "colours": [],
+                                        "background": [0, 0, 0]})
+@example(field=["files", "../victim"], value=0)
+@example(field=["files", LOG], value=-5)
 def test_crafted_checkpoint_fields_are_refused_or_read(interrupted, field, value):
     """Through the checkpoint reader and the state loaders resume uses: RunFolderError or a
     state that loads; never another exception, and nothing on disk changes."""
     from polyface.run import _load_state, build
-    from polyface.search.loop import LoopState
+    from polyface.search.loop import LoopState, StopRules, run_loop
 
     run = interrupted
     original = (run / CHECKPOINT).read_text()
@@ -155,7 +167,12 @@ def test_crafted_checkpoint_fields_are_refused_or_read(interrupted, field, value
             problem, strategy = build(small(), detector=_detector())
             state = _load_state(parsed, run, strategy, problem)
             assert isinstance(state, LoopState)
+            # What loads also runs: one more generation and the final check, no crash.
+            r = run_loop(strategy, problem, StopRules(max_generations=state.generation + 1), (48,), [], state, 0)
+            assert r.generations == state.generation
+            event("loaded and ran")
         except RunFolderError as e:
+            event("refused")
             assert "\n" not in str(e) and CHECKPOINT in str(e)
         assert snapshot(run) == before
     finally:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from polyface import fitness
+from polyface import fitness, validate
 from polyface.detect.mtcnn import FaceDetector
 from polyface.search.augment import AugmentSettings, augment
 from polyface.genome import Genome
@@ -115,7 +115,8 @@ class PortraitProblem:
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, d: dict) -> None:
-        self.rng.bit_generator.state = d["rng"]
+        state = validate.table(d, "problem").get("rng")
+        self.rng.bit_generator.state = validate.rng_state(state, "problem.rng", self.rng.bit_generator.state)
 
     @property
     def noisy(self) -> bool:
