@@ -107,8 +107,9 @@ class PolyfaceGroup(click.Group):
         return code
 
     def _run(self, args, prog_name, complete_var, **extra) -> int:
+        errors: tuple = ()
         try:
-            errors = _user_errors()  # imports torch: Ctrl-C may land here
+            errors = _user_errors()  # imports torch: inside the try, since Ctrl-C may land here
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as e:
             return e.exit_code
@@ -122,7 +123,7 @@ class PolyfaceGroup(click.Group):
             click.echo("polyface: interrupted", err=True)
             return EXIT_INTERRUPTED
         except Exception as e:
-            if isinstance(e, _user_errors()):
+            if isinstance(e, errors):
                 click.echo(f"polyface: error: {one_line(e)}", err=True)
                 return EXIT_USAGE
             if isinstance(e, OSError):  # a genuine I/O failure while working: one line, exit 1
@@ -250,7 +251,6 @@ def presets() -> None:
 def render(genome, size, out, background) -> None:
     """Render a GENOME.json at any size to PNG, SVG or PDF."""
     from polyface.config import parse_colour
-    from polyface.genome import from_json
     from polyface.render.cairo import save
 
     if not 16 <= size <= 16384:

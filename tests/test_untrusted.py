@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, example, given, settings
@@ -20,7 +18,7 @@ from hypothesis import strategies as st
 from polyface import validate
 from polyface.cli import cli
 from polyface.config import load_preset
-from polyface.genome import GenomeError, from_json, random_genome
+from polyface.genome import GenomeError, from_json
 from polyface.runio import readers
 from polyface.runio.layout import CHECKPOINT, HISTORY, LOG, RESULT, RunFolderError
 
