@@ -174,6 +174,30 @@ def test_every_phase_of_a_generation_resumes_exactly(whole, tmp_path, monkeypatc
     assert (cut / "genome.json").read_text() == (ref_dir / "genome.json").read_text()
 
 
+def test_ctrl_c_in_the_final_check_still_saves_the_portrait_and_resumes(whole, tmp_path, monkeypatch):
+    from polyface.run import evolve, resume
+    from polyface.search.problem import PortraitProblem
+
+    ref, ref_dir = whole
+    real = PortraitProblem.verify
+
+    def final_interrupted(self, genome, sizes, stop_early=True):
+        if not stop_early:
+            raise KeyboardInterrupt
+        return real(self, genome, sizes, stop_early)
+
+    monkeypatch.setattr(PortraitProblem, "verify", final_interrupted)
+    cut = tmp_path / "cut"
+    first = evolve(small(), out=cut, checkpoint_every=0)
+    monkeypatch.undo()
+    assert first.status == "interrupted" and first.generations == GENERATIONS and not first.portrait
+    assert json.loads((cut / "result.json").read_text())["status"] == "interrupted"
+    assert (cut / "best.png").is_file() and (cut / "genome.json").read_text() == (ref_dir / "genome.json").read_text()
+    resumed = resume(cut)
+    assert resumed.status == ref.status and resumed.verdict.to_dict() == ref.verdict.to_dict()
+    assert json.loads((cut / "result.json").read_text())["status"] == "done"
+
+
 # ---- Ctrl-C during start-up ----------------------------------------------------------------
 
 

@@ -294,14 +294,18 @@ def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopR
         raise KeyboardInterrupt  # interrupted before anything was scored: nothing to save
     _call(hooks, "on_checkpoint", snapshot())
     t_verify = clock()
+    verdict = st.verdict if st.best_verified else Verdict()
     if not st.best_verified:
-        st.verdict, st.verified = problem.verify(st.best, verify_sizes, stop_early=False), st.best
+        try:
+            verdict = problem.verify(st.best, verify_sizes, stop_early=False)
+        except KeyboardInterrupt:  # the portrait is still saved, unverified; --resume checks it
+            status = StopReason.INTERRUPTED
     now = clock()
     result = Result(
         genome=st.best,
         score=float(st.best_score),
-        portrait=st.verdict.portrait,
-        verdict=st.verdict,
+        portrait=verdict.portrait,
+        verdict=verdict,
         generations=st.generation,
         evaluations=st.evaluations,
         elapsed_s=now - t0,
