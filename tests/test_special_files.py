@@ -86,7 +86,7 @@ def _cases():
             if special == "folder" and kind == "config":
                 continue  # a folder named config.toml is not taken for a run's config (no run there)
             yield pytest.param(name, args, files, make, "regular", id=f"{kind}-{special}")
-        yield pytest.param(name, args, files, sparse(cap), "bytes", id=f"{kind}-over-cap")
+        yield pytest.param(name, args, files, sparse(cap), "may be at most", id=f"{kind}-over-cap")
 
 
 @pytest.mark.parametrize("name, args, files, make, word", list(_cases()))
