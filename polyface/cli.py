@@ -379,10 +379,11 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
 def video(run_dir, out, fps, size, frames, hold) -> None:
     """Animate a run's evolution as an MP4 (needs imageio-ffmpeg: pip install 'polyface[video]')."""
     from polyface.runio import animate
+    from polyface.runio.layout import VIDEO
 
     _check_animation(fps, size, frames, hold)
     _check_run_dir(run_dir)
-    out = out or run_dir / "evolution.mp4"
+    out = out or run_dir / VIDEO
     if out.suffix.lower() != ".mp4":
         raise UserError(f"{quote(out)}: output extension must be .mp4")
     _check_out_parent(out)
