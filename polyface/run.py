@@ -215,8 +215,8 @@ def _run(
         )
         all_hooks.insert(0, run_folder)
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
-    problem.start_workers(n_workers(cfg, device))
     try:
+        problem.start_workers(n_workers(cfg, device))
         result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
     finally:
         problem.close()

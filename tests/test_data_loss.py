@@ -201,7 +201,7 @@ def test_ctrl_c_in_the_final_check_still_saves_the_portrait_and_resumes(whole, t
 # ---- Ctrl-C during start-up ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0])
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0, 5.0])
 def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path, delay):
     cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--quiet", "--seed", "1", "--max-generations", "3",
            "--work-size", "48", "--out", str(tmp_path / "run")]
@@ -225,7 +225,8 @@ def test_time_limit_covers_the_search_and_result_records_the_final_check(tmp_pat
     says how long it took (so a gallery's overrun is accounted for)."""
     from polyface.run import evolve
 
-    r = evolve(small(max_generations=10**6, time_limit=1.0, verify_sizes=(48, 256, 512), size=512),
+    # min_box 1: a face box must span the whole canvas, so the target is out of reach and the limit stops it
+    r = evolve(small(max_generations=10**6, time_limit=1.0, verify_sizes=(48, 256, 512), size=512, min_box=1.0),
                out=tmp_path / "run", checkpoint_every=0)
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["stop"] == "time_limit" and r.verify_s > 0
@@ -234,3 +235,36 @@ def test_time_limit_covers_the_search_and_result_records_the_final_check(tmp_pat
     assert len(result["verdict"]) == 3 or result["portrait"]  # every size checked for the report
     help_text = CliRunner().invoke(cli, ["gallery", "--help"]).output
     assert "final check" in help_text and "verify_s" in help_text
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_ctrl_c_while_scoring_workers_start_exits_130_and_leaves_no_worker(tmp_path):
+    """The default preset scores in worker processes on a CPU with two cores or more."""
+    cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--quiet", "--seed", "1", "--max-generations", "3",
+           "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    for _ in range(1200):
+        workers = _children(proc.pid)
+        if workers or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    if not workers:
+        proc.kill()
+        proc.communicate()
+        pytest.skip("no scoring workers were started (one core?)")
+    time.sleep(0.3)  # the workers are importing torch and loading the detector
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "Broken pipe" not in err, err
+    assert proc.returncode == 130, err
+    time.sleep(1.0)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "zombie" not in Path(f"/proc/{w}/status").read_text()]
+    assert not alive, f"workers {alive} outlived their parent"

@@ -128,7 +128,12 @@ def worker_command() -> list[str]:
 
 
 def main() -> None:
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    """A worker's entry point; it ends quietly when its parent has gone (closed pipes)."""
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except (BrokenPipeError, EOFError):
+        pass
+    os._exit(0)  # no flush of a closed stdout at exit, so no "Exception ignored" noise
 
 
 class WorkerPool:
@@ -146,10 +151,16 @@ class WorkerPool:
             )
             for _ in range(size)
         ]
-        for p in self.procs:
-            _send(p.stdin, {"settings": _settings_to_json(settings)}, [])
-        for p in self.procs:
-            _recv(p.stdout)  # ready
+        try:
+            for p in self.procs:
+                _send(p.stdin, {"settings": _settings_to_json(settings)}, [])
+            for p in self.procs:
+                _recv(p.stdout)  # ready
+        except BaseException:  # Ctrl-C while they start (or one died): none may outlive this
+            for p in self.procs:
+                p.kill()
+                p.wait()
+            raise
 
     def score(self, genomes: list[Genome], seed: int | None) -> Evaluation:
         slices = np.array_split(np.arange(len(genomes)), self.size)
