@@ -31,6 +31,7 @@ from polyface.runio.layout import HISTORY, RunFolderError
 from polyface.runio.layout import VIDEO as DEFAULT_VIDEO
 from polyface.runio.readers import HistoryEntry, read_history
 from polyface.validate import is_finite, is_int
+
 DEFAULT_FRAME_SIZE = 256
 GIF_MAX_FPS = 50  # GIF delays are whole centiseconds; browsers slow delays under 20 ms to 100 ms
 GIF_COLOURS = 255  # one palette index stays free, so Pillow can mark unchanged pixels transparent
