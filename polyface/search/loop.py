@@ -1,20 +1,16 @@
 """The evolution loop: ask the strategy, evaluate through the problem, tell, notify hooks, stop.
 
 Side effects (frames, logs, progress display) are hooks; the loop itself writes nothing.
-A generation is one step that either happens whole or not at all: Ctrl-C inside it rewinds
-the strategy, the problem and the loop to where the generation began, and the hooks that
-write its files run with Ctrl-C held back until they are done.
+A generation is one step that either happens whole or not at all: Ctrl-C while it is
+computed rewinds the strategy, the problem and the loop to where it began; once it is
+complete, Ctrl-C waits until the hooks have written its frames and lines.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,7 +20,7 @@ from polyface import validate as v
 from polyface.fitness import full_pass_score
 from polyface.genome import Genome, from_dict
 from polyface.search.problem import Evaluation, PortraitProblem, Verdict
-from polyface.search.stop import StopReason, StopRules, should_stop
+from polyface.search.stop import InterruptGate, StopReason, StopRules, should_stop
 
 __all__ = ["Hook", "LoopState", "Progress", "Result", "StopReason", "StopRules", "run_loop", "step"]
 
@@ -168,25 +164,6 @@ def _call(hooks, name: str, *args) -> None:
             fn(*args)
 
 
-@contextlib.contextmanager
-def held_interrupt() -> Iterator[None]:
-    """Hold Ctrl-C back until the block is done (then raise it), so the block runs whole.
-
-    Only in the main thread, and only while Python's own SIGINT handler is installed.
-    """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
 def maybe_verify(st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
     """Check the best at every verify size when it is worth it: it passes every search size and
     has gained ``VERIFY_STEP`` over the last genome that failed (checking up to the print is costly)."""
@@ -198,11 +175,14 @@ def maybe_verify(st: LoopState, problem: PortraitProblem, verify_sizes: tuple[in
         st.verify_floor = s
 
 
-def step(strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[int, ...]) -> tuple[Evaluation, bool]:
+def step(
+    strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[int, ...], gate: InterruptGate | None = None
+) -> tuple[Evaluation, bool]:
     """One generation: ask, evaluate, tell, update ``st`` and verify a new best worth it.
 
     Returns the evaluation and whether the best improved. KeyboardInterrupt (or any error)
-    inside it rewinds strategy, problem and ``st`` to where the generation began.
+    inside it rewinds strategy, problem and ``st`` to where the generation began; its last
+    act holds ``gate``, so a Ctrl-C after it waits for the generation to be written.
     """
     mark = (strategy.state_dict(), problem.state_dict(), dataclasses.replace(st))
     try:
@@ -218,6 +198,8 @@ def step(strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[
                 st.last_improve = st.generation
             st.best, st.best_score = g, s
             maybe_verify(st, problem, verify_sizes, full_pass_score(len(problem.sizes)))
+        if gate is not None:
+            gate.held = True
     except BaseException:
         strategy.load_state_dict(mark[0])
         problem.load_state_dict(mark[1])
@@ -269,20 +251,24 @@ def run_loop(
         return {"loop": st.to_dict(), "strategy": strategy.state_dict(), "problem": problem.state_dict()}
 
     status: StopReason | None = StopReason.MAX_GENERATIONS if st.generation >= stop.max_generations else None
+    gate = InterruptGate()
     try:
-        while status is None:
-            ev, improved = step(strategy, problem, st, verify_sizes)
-            progress = _progress(st, ev, clock() - t0, improved)
-            with held_interrupt():  # the generation's lines and frames are written whole
-                if st.generation == 1 and not resumed:
-                    _call(hooks, "on_start", st.best)
-                if improved:
-                    _call(hooks, "on_improve", st.best, progress)
-                _call(hooks, "on_generation", progress)
-            status = should_stop(stop, st.generation, st.last_improve, progress.elapsed_s, progress.portrait)
-            if status is None and checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
-                _call(hooks, "on_checkpoint", snapshot())
-                last_checkpoint = clock()
+        with gate.installed():
+            while status is None:
+                ev, improved = step(strategy, problem, st, verify_sizes, gate)
+                try:  # the generation is complete: its frames and lines are written whole
+                    progress = _progress(st, ev, clock() - t0, improved)
+                    if st.generation == 1 and not resumed:
+                        _call(hooks, "on_start", st.best)
+                    if improved:
+                        _call(hooks, "on_improve", st.best, progress)
+                    _call(hooks, "on_generation", progress)
+                finally:
+                    gate.release()
+                status = should_stop(stop, st.generation, st.last_improve, progress.elapsed_s, progress.portrait)
+                if status is None and checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
+                    _call(hooks, "on_checkpoint", snapshot())
+                    last_checkpoint = clock()
     except KeyboardInterrupt:
         status = StopReason.INTERRUPTED
     return _finish(st, problem, verify_sizes, hooks, snapshot, status, clock, t0)

@@ -1,4 +1,5 @@
-"""Why a run stopped, and the one status vocabulary of loop, run folder and gallery.
+"""Why a run stopped, the one status vocabulary of loop, run folder and gallery, and how
+Ctrl-C reaches the loop.
 
 ``StopReason`` is what the loop returns (``Result.status``) and result.json's ``stop``;
 ``RunStatus`` is result.json's ``status`` and a gallery seed's outcome. Both are ``str``
@@ -7,6 +8,10 @@ enums, so they compare equal to, and serialise as, their plain values.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -62,3 +67,37 @@ def should_stop(
     if generation >= rules.max_generations:
         return StopReason.MAX_GENERATIONS
     return None
+
+
+class InterruptGate:
+    """Ctrl-C while a generation is computed raises at once (the step rewinds); once the
+    generation is complete (``held``) it waits until its frames and lines are written."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.pending = False
+
+    def _handler(self, signum, frame) -> None:
+        if self.held:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[InterruptGate]:
+        """Handle SIGINT for the block (only in the main thread, over Python's own handler)."""
+        own = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if own:
+            signal.signal(signal.SIGINT, self._handler)
+        try:
+            yield self
+        finally:
+            if own:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def release(self) -> None:
+        """Open again; raise the Ctrl-C that came while held."""
+        self.held = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
