@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from polyface import fitness
+from polyface import fitness, validate
 from polyface.detect.blazeface import BlazeFace
 from polyface.detect.haar import HaarDepth
 from polyface.detect.mtcnn import Detections, FaceDetector
@@ -87,7 +87,8 @@ class PortraitProblem:
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, d: dict) -> None:
-        self.rng.bit_generator.state = d["rng"]
+        state = validate.table(d, "problem").get("rng")
+        self.rng.bit_generator.state = validate.rng_state(state, "problem.rng", self.rng.bit_generator.state)
 
     @property
     def noisy(self) -> bool:

@@ -1,7 +1,8 @@
 """CPU worker processes that score slices of a population.
 
-Each worker is ``python -m polyface.search.workers`` with one torch thread and its own
-renderer and detector. Genomes go out and scores come back over the worker's stdin/stdout
+Each worker is a fresh Python (``-I``: isolated, so neither the working folder nor
+PYTHONPATH comes first on its path) told where the parent's own ``polyface`` package lies,
+with one torch thread and its own renderer and detector. Genomes go out and scores come back over the worker's stdin/stdout
 as length-prefixed messages: a small JSON header and raw float32/float64 arrays; never
 images, never pickle. Plain subprocesses need no ``if __name__ == "__main__"`` guard in
 the caller's script.
@@ -15,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -109,6 +111,26 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         _send(stdout, {"rows": len(table)}, [table])
 
 
+def worker_command() -> list[str]:
+    """The command of a worker: this Python, isolated, importing polyface from where the parent
+    did (so a ``polyface/`` in the working folder never runs, and workers run the parent's code)."""
+    root = str(Path(__file__).resolve().parents[2])  # the folder that holds this polyface package
+    code = (
+        "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "  # Ctrl-C is the parent's to handle
+        f"import sys; sys.path.insert(0, {root!r}); from polyface.search.workers import main; main()"
+    )
+    return [sys.executable, "-I", "-c", code]
+
+
+def main() -> None:
+    """A worker's entry point; it ends quietly when its parent has gone (closed pipes)."""
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except (BrokenPipeError, EOFError):
+        pass
+    os._exit(0)  # no flush of a closed stdout at exit, so no "Exception ignored" noise
+
+
 class WorkerPool:
     """``size`` persistent worker processes; ``score`` splits a batch into contiguous slices.
 
@@ -121,17 +143,23 @@ class WorkerPool:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "polyface.search.workers"],
+                worker_command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
             )
             for _ in range(size)
         ]
-        for p in self.procs:
-            _send(p.stdin, {"settings": _settings_to_json(settings)}, [])
-        for p in self.procs:
-            _recv(p.stdout)  # ready
+        try:
+            for p in self.procs:
+                _send(p.stdin, {"settings": _settings_to_json(settings)}, [])
+            for p in self.procs:
+                _recv(p.stdout)  # ready
+        except BaseException:  # Ctrl-C while they start (or one died): none may outlive this
+            for p in self.procs:
+                p.kill()
+                p.wait()
+            raise
 
     def score(self, genomes: list[Genome], seed: int | None) -> Evaluation:
         slices = np.array_split(np.arange(len(genomes)), self.size)
@@ -160,4 +188,4 @@ class WorkerPool:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    main()
