@@ -129,7 +129,8 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
     from polyface.config import apply, load_preset
 
     cfg = load_preset(preset)
-    for key, value in overrides:
+    # click hands flags over in command-line order; the palette is checked against --colour
+    for key, value in sorted(overrides, key=lambda kv: kv[0] == "palette"):
         cfg = apply(cfg, {key: value}, f"option --{key.replace('_', '-')}")
     return cfg
 
@@ -144,6 +145,7 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
 @click.option("--vertices", type=int, help="Vertices per polygon.")
 @click.option("--colour", "--color", "colour", help="grey or rgba.")
 @click.option("--symmetric/--no-symmetric", default=None, help="Mirror polygons about the vertical axis.")
+@click.option("--palette", help="Colours to paint with: '#1e1e1e,#e0c097,...' or a name (skin, duotone, grey2012, greys).")
 @click.option("--strategy", help="population or hillclimb.")
 @click.option("--population", type=int, help="Children per generation.")
 @click.option("--target", type=float, help="Face probability the portrait must reach at every size.")

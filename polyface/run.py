@@ -15,7 +15,7 @@ import torch
 import polyface
 from polyface.config import Config, parse_colour, to_toml
 from polyface.detect.mtcnn import FaceDetector
-from polyface.genome import random_genome
+from polyface.genome import palette_rgb, random_genome
 from polyface.runio.run_folder import RunFolder
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
@@ -114,12 +114,14 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     ms = mutation_settings(cfg)
     init_rng = np.random.default_rng(init_seq)
     bg = parse_colour(cfg.background)
+    palette = palette_rgb(list(cfg.palette)) if cfg.palette else None
 
     def initial():
         g = random_genome(
-            init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius, (cfg.alpha_min, cfg.alpha_max)
+            init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius,
+            (cfg.alpha_min, cfg.alpha_max), palette,
         )
-        if cfg.colour == "grey" and cfg.grey_values == "bw" and g.n_polygons:
+        if cfg.colour == "grey" and cfg.grey_values == "bw" and g.n_polygons and palette is None:
             g.colours[:, :3] = np.round(g.colours[:, :3])
         return g
 
