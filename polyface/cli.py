@@ -31,7 +31,10 @@ def _user_errors():
     from polyface.runio.run_folder import RunFolderError
     from polyface.score import ImageError
 
-    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable]
+    from polyface.runio.live_server import LiveError
+    from polyface.runio.live_show import ShowError
+
+    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable, LiveError, ShowError]
     try:
         from polyface.runio.animate import MissingDependency, RunFolderError as AnimRunError
 
@@ -135,6 +138,17 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
     return cfg
 
 
+def _page_options(live_help: str | None = None):
+    def wrap(fn):
+        fn = click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")(fn)
+        fn = click.option("--port", type=int, default=0, show_default=True, help="Port of the page (0: any free one).")(fn)
+        if live_help:
+            fn = click.option("--live", is_flag=True, help=live_help)(fn)
+        return fn
+
+    return wrap
+
+
 @cli.command()
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
 @click.option("--seed", type=int, help="Random seed (drawn and recorded when not given).")
@@ -160,24 +174,36 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
     "--resume", "resume_dir", type=click.Path(path_type=Path),
     help="Continue the interrupted run in this folder (other flags but the stop rules are ignored).",
 )
-def evolve(preset, out, quiet, resume_dir, **flags) -> None:
+@_page_options("Serve a live page of the run; its URL is the first line printed.")
+def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) -> None:
     """Evolve one portrait. The last line printed is the run folder."""
     import polyface.run as run
+    from polyface.runio.live import LivePage
 
     hooks = [] if quiet else [ProgressLine()]
-    if resume_dir is not None:
-        stops = {k: flags[k] for k in ("max_generations", "time_limit")}
-        for key, value in stops.items():
-            if value is not None:
-                resolve_config("default", [(key, value)])  # validates the value, naming the flag
-        result = run.resume(resume_dir, hooks=hooks, **stops)
-        cfg = result.extra["config"]
-    else:
-        cfg = resolve_config(preset, _flag_overrides(**flags))
-        if out is not None:
-            _check_out_folder(out, "option --out")
-        run.pick_device(cfg.device)  # a missing GPU is an error before any work
-        result = run.evolve(cfg, out=out, hooks=hooks)
+    page = LivePage(port, open_browser, click.echo) if live or open_browser else None
+    try:
+        if resume_dir is not None:
+            stops = {k: flags[k] for k in ("max_generations", "time_limit")}
+            for key, value in stops.items():
+                if value is not None:
+                    resolve_config("default", [(key, value)])  # validates the value, naming the flag
+            if page:
+                hooks.append(page.attach(resume_dir))
+            result = run.resume(resume_dir, hooks=hooks, **stops)
+            cfg = result.extra["config"]
+        else:
+            cfg = run.with_seed(resolve_config(preset, _flag_overrides(**flags)))
+            if out is not None:
+                _check_out_folder(out, "option --out")
+            run.pick_device(cfg.device)  # a missing GPU is an error before any work
+            if page:
+                out = out or run.default_out(cfg)
+                hooks.append(page.attach(out, cfg.to_dict()))
+            result = run.evolve(cfg, out=out, hooks=hooks)
+    finally:
+        if page:
+            page.close()
     folder = result.extra["out"]
     if cfg.gif and result.status != "interrupted":
         from polyface.runio.animate import make_gif
@@ -185,6 +211,16 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
         make_gif(folder)
     click.echo(str(folder))
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@_page_options()
+def show(run_dir, port, open_browser) -> None:
+    """Serve a page of a run folder (finished or running) until Ctrl-C; its URL is printed first."""
+    from polyface.runio.live import show_run
+
+    show_run(run_dir, port, open_browser, click.echo)
 
 
 @cli.command()

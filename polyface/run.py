@@ -16,6 +16,7 @@ import polyface
 from polyface.config import Config, parse_colour, to_toml
 from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import palette_rgb, random_genome
+from polyface.runio.plot import ScorePlot
 from polyface.runio.run_folder import RunFolder
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
@@ -231,7 +232,7 @@ def _run(
             config=cfg.to_dict(),
             resume=doc,
         )
-        all_hooks.insert(0, run_folder)
+        all_hooks[:0] = [run_folder, ScorePlot(folder)]
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
     problem.start_workers(n_workers(cfg, device))
     try:

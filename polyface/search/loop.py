@@ -65,6 +65,7 @@ class Hook(Protocol):
 
     def on_start(self, genome: Genome) -> None: ...
     def on_generation(self, progress: Progress) -> None: ...
+    def on_evaluated(self, genomes: list[Genome], scores: np.ndarray) -> None: ...  # each generation's batch
     def on_improve(self, genome: Genome, progress: Progress) -> None: ...
     def on_end(self, result: Result) -> None: ...
 
@@ -194,6 +195,7 @@ def run_loop(
             )
             if st.generation == 1 and not resumed:
                 _call(hooks, "on_start", st.best)
+            _call(hooks, "on_evaluated", genomes, ev.scores)
             if improved:
                 _call(hooks, "on_improve", st.best, progress)
             _call(hooks, "on_generation", progress)
