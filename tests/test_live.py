@@ -216,6 +216,7 @@ class Chrome:
     def __init__(self, tmp: Path) -> None:
         websocket = pytest.importorskip("websocket")
         profile = tmp / "profile"
+        (profile / "DevToolsActivePort").unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -260,6 +261,15 @@ class Chrome:
         res = self.send("Runtime.evaluate", expression=expr, returnByValue=True)
         assert "exceptionDetails" not in res, res
         return res["result"].get("value")
+
+    def goto(self, url: str) -> None:
+        """Navigate and wait until the page has loaded."""
+        self.send("Page.navigate", url=url)
+        for _ in range(300):
+            if self.eval(f"location.href === {json.dumps(url)} && document.readyState === 'complete'"):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{url} did not load")
 
     def screenshot(self, path: Path) -> Path:
         path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"]))
@@ -313,7 +323,7 @@ def test_browser_watches_a_live_run(tmp_path: Path) -> None:
     proc, url = cli_process(args)
     chrome = Chrome(tmp_path)
     try:
-        chrome.send("Page.navigate", url=url)
+        chrome.goto(url)
         seen, shot, state = [], None, {}
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

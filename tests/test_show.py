@@ -141,7 +141,7 @@ def test_browser_shows_a_finished_run_and_scrubs(finished, tmp_path: Path) -> No
     proc, url = cli_process(["show", str(finished), "--port", "0"])
     chrome = Chrome(tmp_path)
     try:
-        chrome.send("Page.navigate", url=url)
+        chrome.goto(url)
         state = {}
         for _ in range(200):
             state = chrome.eval(PAGE_STATE)
