@@ -234,7 +234,7 @@ class Chrome:
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
         self.timeout = websocket.WebSocketTimeoutException
         self.next_id, self.requests, self.errors = 0, [], []
-        for domain in ("Page", "Network", "Runtime"):
+        for domain in ("Page", "Network", "Runtime", "Log"):
             self.send(f"{domain}.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=1280, height=1000, deviceScaleFactor=1, mobile=False)
 
@@ -245,6 +245,8 @@ class Chrome:
             self.errors.append(msg["params"]["exceptionDetails"].get("text", "exception"))
         elif msg.get("method") == "Runtime.consoleAPICalled" and msg["params"]["type"] == "error":
             self.errors.append(str(msg["params"]["args"]))
+        elif msg.get("method") == "Log.entryAdded" and msg["params"]["entry"]["level"] == "error":
+            self.errors.append(msg["params"]["entry"]["text"])  # a blocked request (CSP) lands here too
 
     def send(self, method: str, **params) -> dict:
         self.next_id += 1
