@@ -26,7 +26,8 @@ CSP = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 FILES = re.compile(r"^(best\.(png|svg|pdf)|evolution\.(gif|mp4)|score\.svg|genome\.json)$")
-ASSETS = {"/page.css": "text/css; charset=utf-8", "/page.js": "text/javascript; charset=utf-8"}
+ASSETS = {"/page.css": "text/css; charset=utf-8", "/page.js": "text/javascript; charset=utf-8",
+          "/favicon.svg": "image/svg+xml"}
 TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".pdf": "application/pdf", ".gif": "image/gif",
          ".mp4": "video/mp4", ".json": "application/json"}
 FRAME = re.compile(r"^/api/frame/(\d{1,9})\.(png|json)$")
