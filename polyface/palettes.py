@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from polyface.genome import palette_rgb
+
 MAX_ENTRIES = 256
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -62,7 +64,7 @@ def names() -> str:
 
 def to_rgb(palette: tuple[str, ...] | list[str]) -> np.ndarray:
     """(K, 3) float32 RGB in [0, 1], each channel exactly ``k / 255``."""
-    return np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in palette], np.float32) / np.float32(255.0)
+    return palette_rgb(list(palette))
 
 
 def is_grey(palette: tuple[str, ...]) -> bool:

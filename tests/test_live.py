@@ -9,6 +9,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -355,3 +356,21 @@ def test_browser_watches_a_live_run(tmp_path: Path) -> None:
     with pytest.raises(OSError):  # the server stopped with the command
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     print(f"screenshots: {tmp_path / 'live-page.png'} {tmp_path / 'live-page-ended.png'}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_the_page_open_still_saves_the_best(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["evolve", "--live", "--seed", "4", "--time-limit", "120", "--work-size", "48", "--polygons", "10",
+            "--population", "6", "--size", "96", "--frame-size", "48", "-q", "--out", str(out)]
+    proc, url = cli_process(args)
+    for _ in range(600):
+        with urllib.request.urlopen(url + "api/state", timeout=30) as r:
+            if json.loads(r.read())["n_frames"] >= 2:
+                break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
+    assert from_json((out / "genome.json").read_text()).n_polygons > 0 and (out / "best.png").is_file()
+    assert proc.stdout.read().strip() == str(out)  # the URL first, the run folder last

@@ -77,6 +77,7 @@ class LiveState:
         self.progress = None
         self.ended: dict[str, Any] | None = None
         self.end_seen = threading.Event()
+        self.watched = False  # a page has asked for the state at least once
 
     # ---- hook ---------------------------------------------------------------------------
     def on_evaluated(self, genomes: list[Genome], scores: np.ndarray) -> None:
@@ -103,6 +104,7 @@ class LiveState:
         return self._meta
 
     def state(self, since_points: int, since_frames: int) -> dict[str, Any]:
+        self.watched = True
         p, pop, ended = self.progress, self.population, self.ended
         n_points, n_frames = len(self.points), len(self.frames)
         out = {
@@ -164,7 +166,7 @@ class LivePage:
     def close(self) -> None:
         if self.server is None:
             return
-        if self.state is not None and self.state.ended is not None:
+        if self.state is not None and self.state.ended is not None and self.state.watched:
             self.state.end_seen.wait(LINGER_S)
             time.sleep(0.2)  # the page's last requests (the final portrait) after its last state
         self.server.stop()
