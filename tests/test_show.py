@@ -60,6 +60,20 @@ def test_running_run_is_followed_line_by_line(run_copy: Path) -> None:
     assert len(r.state(0, 1)["frames"]) == len(lines) - 1
 
 
+@pytest.fixture()
+def no_serving(monkeypatch):
+    """Where a bad folder is read without error, ``show`` would serve until Ctrl-C: stop it
+    at once instead (exit 130), so that the test fails rather than hangs."""
+    import polyface.runio.live as live
+
+    class Refuse(live.PageServer):
+        def start(self):
+            self.server_close()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(live, "PageServer", Refuse)
+
+
 def _break_line(run: Path, name: str, change) -> None:
     path = run / name
     lines = path.read_text().splitlines()
@@ -83,7 +97,7 @@ def _break_line(run: Path, name: str, change) -> None:
         ("log.jsonl", "\xff\xfe", "log.jsonl: line 1: not a JSON object"),
     ],
 )
-def test_bad_run_folders_end_in_one_line(run_copy: Path, name, change, message) -> None:
+def test_bad_run_folders_end_in_one_line(run_copy: Path, name, change, message, no_serving) -> None:
     _break_line(run_copy, name, change)
     with pytest.raises(ShowError, match=message.replace("(", r"\(")):
         RunReader(run_copy)
@@ -102,7 +116,7 @@ def test_bad_run_folders_end_in_one_line(run_copy: Path, name, change, message) 
         (lambda run: (run / "history.jsonl").unlink(), "history.jsonl: missing or empty"),
     ],
 )
-def test_missing_pieces_end_in_one_line(run_copy: Path, prepare, message) -> None:
+def test_missing_pieces_end_in_one_line(run_copy: Path, prepare, message, no_serving) -> None:
     prepare(run_copy)
     res = CliRunner().invoke(cli, ["show", str(run_copy)])
     assert res.exit_code == 2 and "Traceback" not in res.output
@@ -110,7 +124,7 @@ def test_missing_pieces_end_in_one_line(run_copy: Path, prepare, message) -> Non
     assert len(lines) == 1 and message in lines[0], res.stderr
 
 
-def test_bad_port_is_one_line(finished) -> None:
+def test_bad_port_is_one_line(finished, no_serving) -> None:
     res = CliRunner().invoke(cli, ["show", str(finished), "--port", "70000"])
     assert res.exit_code == 2 and res.stderr.strip() == "polyface: error: option --port must be an integer in 0..65535, got 70000"
     srv = PageServer(RunReader(finished)).start()
