@@ -18,7 +18,6 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
