@@ -8,8 +8,8 @@ alike. ``min_box`` is set to 1.5 (out of a user's range) so that no run stops ea
 portrait: every run does the same generations, each the same work as in a real run. Besides the loop's wall time the table gives the CPU seconds of the run
 (its own threads, the page server's among them, and its scoring workers), which a machine
 shared with other work disturbs far less than wall time. The client is a separate process, like a browser: every second it asks for the state,
-fetches the portrait and the detectors' view when a new frame appears, and every two seconds
-the whole population's thumbnails. Prints a table and writes benchmarks/results/bench_live.json.
+fetches the portrait and the detectors' view when a new frame appears, and every three
+seconds the population's picture. Prints a table and writes benchmarks/results/bench_live.json.
 """
 
 from __future__ import annotations
@@ -60,10 +60,9 @@ def client(url: str) -> None:
             fetch(f"api/frame/{new_frames - 1}.json")
         frames = new_frames
         pop = s["population"]
-        if pop and time.monotonic() - last_pop >= 2 * POLL_S:
+        if pop and time.monotonic() - last_pop >= 3 * POLL_S:
             last_pop = time.monotonic()
-            for i in range(min(32, len(pop["scores"]))):
-                fetch(f"api/pop/{pop['generation']}/{i}.png")
+            fetch(f"api/pop/{pop['generation']}.png")
         time.sleep(POLL_S)
 
 

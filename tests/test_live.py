@@ -18,6 +18,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -109,9 +110,14 @@ def test_endpoints_and_headers(server, live_run) -> None:
     view = json.loads(body)
     assert view["size"] == 48 and [d["name"] for d in view["detectors"]] == ["mtcnn"]
     assert view["detectors"][0]["colour"].startswith("#") and len(view["detectors"][0]["point_names"]) == 5
-    code, _, png = get(server, "/api/pop/6/0.png")
-    assert code == 200 and Image.open(io.BytesIO(png)).size == (64, 64)
-    assert get(server, "/api/pop/6/99.png")[0] == 404
+    code, _, png = get(server, "/api/pop/6.png")
+    sprite = Image.open(io.BytesIO(png)).convert("RGB")
+    assert code == 200 and sprite.size == (8 * 58 - 2, 2 * 58 - 2)  # ten candidates, eight a row
+    gen, genomes, scores = state.population()
+    best = genomes[int(np.argmax(scores))]
+    cell = Image.open(io.BytesIO(png_bytes(best, 56))).convert("RGB")
+    assert np.array_equal(np.asarray(sprite)[:56, :56], np.asarray(cell))  # best first
+    assert get(server, "/api/pop/6/0.png")[0] == 404
     assert get(server, f"/api/frame/{last + 1}.png")[0] == 404
     assert get(server, "/files/best.png")[2] == (out / "best.png").read_bytes()
 
@@ -333,7 +339,7 @@ def test_browser_watches_a_live_run(tmp_path: Path) -> None:
             state = chrome.eval(PAGE_STATE)
             if state["loaded"] and state["frame"] is not None and state["frame"] not in seen:
                 seen.append(state["frame"])
-            if shot is None and len(seen) >= 3 and state["pop_loaded"] >= 6:
+            if shot is None and len(seen) >= 3 and state["pop_loaded"] >= 1:
                 shot = chrome.screenshot(tmp_path / "live-page.png")
             if state["ended"]:
                 break

@@ -73,7 +73,7 @@ class LiveState:
         self.points: list[list[float | None]] = []  # [generation, elapsed_s, best, mean]
         self.frames: list[list[float]] = []  # [generation, elapsed_s, best] per improvement
         self.genomes: list[Genome] = []
-        self.population: tuple[int, list[Genome], np.ndarray] | None = None
+        self.current: tuple[int, list[Genome], np.ndarray] | None = None  # the last generation's batch
         self.progress = None
         self.ended: dict[str, Any] | None = None
         self.end_seen = threading.Event()
@@ -82,7 +82,7 @@ class LiveState:
     # ---- hook ---------------------------------------------------------------------------
     def on_evaluated(self, genomes: list[Genome], scores: np.ndarray) -> None:
         gen = self.progress.generation + 1 if self.progress is not None else 1
-        self.population = (gen, genomes, scores)
+        self.current = (gen, genomes, scores)
 
     def on_improve(self, genome: Genome, p) -> None:
         self.genomes.append(genome)
@@ -105,7 +105,7 @@ class LiveState:
 
     def state(self, since_points: int, since_frames: int) -> dict[str, Any]:
         self.watched = True
-        p, pop, ended = self.progress, self.population, self.ended
+        p, pop, ended = self.progress, self.current, self.ended
         n_points, n_frames = len(self.points), len(self.frames)
         out = {
             "status": "ended" if ended else "running",
@@ -129,9 +129,8 @@ class LiveState:
     def frame(self, k: int) -> Genome | None:
         return self.genomes[k] if k < len(self.genomes) else None
 
-    def member(self, i: int) -> Genome | None:
-        pop = self.population
-        return pop[1][i] if pop is not None and i < len(pop[1]) else None
+    def population(self) -> tuple[int, list[Genome], np.ndarray] | None:
+        return self.current
 
 
 def _read_values(folder: Path | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from polyface.genome import Genome
-from polyface.runio.live_view import detector_view, png_bytes
+from polyface.runio.live_view import detector_view, png_bytes, sprite_png
 
 CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
@@ -31,8 +31,8 @@ ASSETS = {"/page.css": "text/css; charset=utf-8", "/page.js": "text/javascript; 
 TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".pdf": "application/pdf", ".gif": "image/gif",
          ".mp4": "video/mp4", ".json": "application/json"}
 FRAME = re.compile(r"^/api/frame/(\d{1,9})\.(png|json)$")
-POP = re.compile(r"^/api/pop/(\d{1,12})/(\d{1,5})\.png$")
-FRAME_PX, THUMB_PX = 384, 64
+POP = re.compile(r"^/api/pop/(\d{1,12})\.png$")
+FRAME_PX, POP_SHOWN = 384, 32
 
 
 class LiveError(ValueError):
@@ -47,7 +47,7 @@ class Source(Protocol):
     def meta(self) -> dict[str, Any]: ...
     def state(self, since_points: int, since_frames: int) -> dict[str, Any]: ...
     def frame(self, k: int) -> Genome | None: ...
-    def member(self, i: int) -> Genome | None: ...
+    def population(self) -> tuple[int, list[Genome], Any] | None: ...  # generation, genomes, scores
 
 
 def safe_file(root: Path | None, raw: str) -> Path | None:
@@ -194,9 +194,14 @@ class Handler(BaseHTTPRequestHandler):
             meta = src.meta()
             view = cache.get(("v", k), lambda: detector_view(g, meta["work_size"], meta["settings"]))
             return self._json(view)
-        if m := POP.match(path):
-            g = src.member(int(m.group(2)))
-            return self._send(200, png_bytes(g, THUMB_PX), "image/png") if g is not None else self._missing()
+        if POP.match(path):  # the current population, best first; the number in the path only busts caches
+            pop = src.population()
+            if pop is None:
+                return self._missing()
+            gen, genomes, scores = pop
+            best = sorted(range(len(genomes)), key=lambda i: -float(scores[i]))[:POP_SHOWN]
+            body = cache.get(("p", gen), lambda: sprite_png([genomes[i] for i in best]))
+            return self._send(200, body, "image/png")
         if path.startswith("/files/"):
             real = safe_file(src.folder, path[len("/files/"):])
             if real is None:

@@ -170,5 +170,5 @@ class RunReader:
     def frame(self, k: int) -> Genome | None:
         return self.genomes[k] if k < len(self.genomes) else None
 
-    def member(self, i: int) -> Genome | None:
+    def population(self) -> None:
         return None

@@ -32,6 +32,27 @@ def png_bytes(genome: Genome, size: int) -> bytes:
     return buf.getvalue()
 
 
+def sprite_png(genomes: list[Genome], cell: int = 56, cols: int = 8, gap: int = 2) -> bytes:
+    """Many genomes as one PNG grid, row by row (one request for the page's population)."""
+    rows = max(1, -(-len(genomes) // cols))
+    width = min(len(genomes), cols) * (cell + gap) - gap if genomes else cell
+    surface = cairo.ImageSurface(cairo.FORMAT_RGB24, max(width, 1), rows * (cell + gap) - gap)
+    ctx = cairo.Context(surface)
+    ctx.set_source_rgb(0.08, 0.08, 0.08)
+    ctx.paint()
+    for i, g in enumerate(genomes):
+        ctx.save()
+        ctx.translate((i % cols) * (cell + gap), (i // cols) * (cell + gap))
+        ctx.rectangle(0, 0, cell, cell)
+        ctx.clip()
+        draw(ctx, g, cell)
+        ctx.restore()
+    buf = io.BytesIO()
+    surface.write_to_png(buf)
+    surface.finish()
+    return buf.getvalue()
+
+
 @dataclass(frozen=True)
 class Overlay:
     """One detector as the page shows it.

@@ -117,20 +117,18 @@
 
   function drawPopulation(pop) {
     const box = $("pop");
-    if (!box || !pop || pop.generation === popGen || Date.now() - popAt < 2 * pollMs) return;
+    if (!box || !pop || pop.generation === popGen || Date.now() - popAt < 3 * pollMs) return;
     popGen = pop.generation; popAt = Date.now();
-    const order = pop.scores.map((s, i) => [s, i]).sort((a, b) => b[0] - a[0]).slice(0, 32);
-    box.replaceChildren();
-    for (const [s, i] of order) {
-      const fig = document.createElement("figure");
-      const img = document.createElement("img");
-      img.src = "/api/pop/" + pop.generation + "/" + i + ".png";
-      img.alt = "candidate " + (i + 1);
-      const cap = document.createElement("figcaption");
-      cap.textContent = Number(s).toFixed(2);
-      fig.append(img, cap);
-      box.appendChild(fig);
+    const scores = pop.scores.slice().sort((a, b) => b - a);
+    let img = box.querySelector("img");
+    if (!img) {
+      img = document.createElement("img");
+      img.alt = "this generation's candidates, best first";
+      box.append(img, document.createElement("p"));
     }
+    img.src = "/api/pop/" + pop.generation + ".png";
+    box.querySelector("p").textContent = "generation " + pop.generation + " · " + scores.length + " candidates, best first"
+      + (scores.length > 32 ? " (32 shown)" : "") + " · scores " + Number(scores[0]).toFixed(2) + " to " + Number(scores[scores.length - 1]).toFixed(2);
   }
 
   function showEnd(e, files) {
