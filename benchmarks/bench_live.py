@@ -7,7 +7,10 @@ Runs alternate (plain, live, plain, live, ...) so that a drifting machine load h
 alike. ``min_box`` is set to 1.5 (out of a user's range) so that no run stops early at a
 portrait: every run does the same generations, each the same work as in a real run. Besides the loop's wall time the table gives the CPU seconds of the run
 (its own threads, the page server's among them, and its scoring workers), which a machine
-shared with other work disturbs far less than wall time. The client is a separate process, like a browser: every second it asks for the state,
+shared with other work disturbs far less than wall time, and ``page_cpu_s``: the CPU time
+the page's request threads spent serving the client (each thread's own clock). On a shared
+machine that last figure is the steadiest bound: the page can take no more from the search
+than the time its threads run. The client is a separate process, like a browser: every second it asks for the state,
 fetches the portrait and the detectors' view when a new frame appears, and every three
 seconds the population's picture. Prints a table and writes benchmarks/results/bench_live.json.
 """
@@ -82,7 +85,20 @@ def one_run(preset: str, seed: int, generations: int, live: bool) -> dict:
         out = Path(tmp) / "run"
         page = proc = None
         hooks = []
+        page_cpu = [0.0]
         if live:
+            from polyface.runio import live_server
+
+            handle = live_server.Handler.do_GET
+
+            def timed(self, handle=handle):
+                t = time.thread_time()
+                try:
+                    handle(self)
+                finally:
+                    page_cpu[0] += time.thread_time() - t
+
+            live_server.Handler.do_GET = timed
             urls = []
             page = LivePage(echo=urls.append)
             hooks.append(page.attach(out, cfg.to_dict()))
@@ -98,6 +114,7 @@ def one_run(preset: str, seed: int, generations: int, live: bool) -> dict:
                 requests = int(proc.communicate(timeout=30)[0].strip() or 0)
             if page is not None:
                 page.server.stop()  # no linger: nothing waits for the page here
+                live_server.Handler.do_GET = handle
     return {
         "variant": "page open, polled" if live else "no page",
         "wall_s": round(wall, 2),
@@ -108,6 +125,8 @@ def one_run(preset: str, seed: int, generations: int, live: bool) -> dict:
         "evals/s": round(result.evaluations / result.elapsed_s, 1),
         "best": round(result.score, 6),
         "requests": requests,
+        "page_cpu_s": round(page_cpu[0], 3) if live else None,
+        "page_share": f"{page_cpu[0] / result.elapsed_s:.2%}" if live else None,
     }
 
 
@@ -141,13 +160,18 @@ def main() -> None:
             "slowdown_median": round(statistics.median(live) / statistics.median(plain) - 1, 4),
             "slowdown_best_of": round(min(live) / min(plain) - 1, 4),
         }
-    cols = ["round", "variant", "loop_s", "cpu_s", "wall_s", "generations", "evaluations", "evals/s", "best", "requests"]
+    page = [r["page_cpu_s"] / r["loop_s"] for r in rows if r["page_cpu_s"] is not None]
+    summary["page_cpu_per_loop_s"] = {"median": round(statistics.median(page), 4), "max": round(max(page), 4)}
+    cols = ["round", "variant", "loop_s", "cpu_s", "wall_s", "generations", "evaluations", "evals/s", "best",
+            "requests", "page_cpu_s", "page_share"]
     print(table(rows, cols))
     for key, what in (("loop_s", "loop wall time"), ("cpu_s", "CPU seconds")):
         s = summary[key]
         print(f"\nslowdown with the page open, {what}: {s['slowdown_median']:+.1%} (medians), "
               f"{s['slowdown_best_of']:+.1%} (best of {args.repeat})", end="")
-    print(f"\nsame search in every run: {same}")
+    print(f"\npage threads' CPU per second of search: {summary['page_cpu_per_loop_s']['median']:.2%} (median), "
+          f"{summary['page_cpu_per_loop_s']['max']:.2%} (max)")
+    print(f"same search in every run: {same}")
     path = write_json("bench_live", {"machine": machine(), "args": vars(args), "rows": rows, "summary": summary})
     print(f"wrote {path}")
 
