@@ -175,7 +175,7 @@ GENOME_CASES = [
     render_case("json-number", "-3", "JSON object"),
     render_case("empty-object", "{}", "format", "polyface-genome"),
     render_case("wrong-format-tag", genome(format="svg"), "format", "polyface-genome"),
-    render_case("wrong-version", genome(version=2), "version", "1"),
+    render_case("wrong-version", genome(version=3), "version", "1"),
     render_case("version-missing", genome(version=DROP), "version", "1"),
     render_case("version-bool", genome(version=True), "version", "1"),
     render_case("unknown-field", genome(extra=1), "unknown field", "extra"),
