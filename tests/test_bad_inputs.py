@@ -491,5 +491,5 @@ def test_real_process_prints_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
-    assert proc.stderr.splitlines() == [f"polyface: error: {bad}: field 'version' must be 1, got 9"]
+    assert proc.stderr.splitlines() == [f"polyface: error: {bad}: field 'version' must be one of 1, 2, got 9"]
     assert not out.exists()
