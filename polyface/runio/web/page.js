@@ -65,7 +65,7 @@
                      "stroke-width": 2, "vector-effect": "non-scaling-stroke" }, g);
         for (const [px, py] of face.points) el("circle", { cx: px, cy: py, r: 0.011, fill: d.colour, stroke: "#000", "stroke-width": 0.003 }, g);
         if (face.prob !== null) {
-          const t = el("text", { x: x0 + 0.005, y: Math.max(0.035, y0 - 0.008), fill: d.colour, "font-size": 0.035 }, g);
+          const t = el("text", { x: Math.min(Math.max(0.005, x0 + 0.005), 0.6), y: Math.max(0.035, y0 - 0.008), fill: d.colour, "font-size": 0.035 }, g);
           t.textContent = d.label + " " + Number(face.prob).toFixed(3);
         }
       }
