@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import select
 import re
-import xml.etree.ElementTree as ET
 import shutil
 import subprocess
-import time
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -21,6 +18,7 @@ from PIL import Image
 from polyface.genome import Genome, random_genome
 from polyface.render.cairo import save
 from polyface.runio.gallery import RunSummary, by_score, collect, contact_sheet, write_index
+from test_live import Chrome
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -242,8 +240,6 @@ def test_browser_flags_broken_images_and_resorts(gallery: Path, tmp_path: Path) 
 def _card_svgs(text: str) -> dict[str, list[ET.Element]]:
     """The inline <svg> elements of each card, by the card's data-seed."""
     out: dict[str, list[ET.Element]] = {}
-    for card in re.findall(r'<figure class="run" data-seed="(\d*)".*?</figure>', text, re.S):
-        out[card] = []
     for seed, body in re.findall(r'<figure class="run" data-seed="(\d*)"(.*?)</figure>', text, re.S):
         out[seed] = [ET.fromstring(svg) for svg in re.findall(r"<svg\b.*?</svg>", body, re.S)]
     return out
@@ -280,92 +276,32 @@ def test_index_gif_shown_on_hover_by_css() -> None:
     assert "display: block" in rules[".run:hover .thumb .evolution, .run:focus-within .thumb .evolution"]
 
 
-class DevTools:
-    """Headless Chromium driven over its DevTools pipe (fd 3 in, fd 4 out): enough to open a
-    page, move the mouse and read values back, with no library beyond the standard one."""
-
-    def __init__(self, tmp: Path) -> None:
-        exe = shutil.which("chromium")
-        assert exe is not None
-        to_chrome, self._w = os.pipe()
-        self._r, from_chrome = os.pipe()
-
-        def fds() -> None:
-            os.dup2(to_chrome, 3)
-            os.dup2(from_chrome, 4)
-
-        self.proc = subprocess.Popen(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp / 'profile-cdp'}", "--window-size=1200,900", "about:blank"],
-            preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_chrome)
-        os.close(from_chrome)
-        self._buf, self._id, self.session = b"", 0, None
-
-    def send(self, method: str, **params: object) -> dict:
-        self._id += 1
-        msg: dict = {"id": self._id, "method": method, "params": params}
-        if self.session and not method.startswith("Target."):
-            msg["sessionId"] = self.session
-        os.write(self._w, json.dumps(msg).encode() + b"\0")
-        while True:
-            while b"\0" not in self._buf:
-                ready, _, _ = select.select([self._r], [], [], 60)
-                chunk = os.read(self._r, 1 << 16) if ready else b""
-                assert chunk, f"no answer from chromium to {method}"
-                self._buf += chunk
-            raw, self._buf = self._buf.split(b"\0", 1)
-            reply = json.loads(raw)
-            if reply.get("id") == self._id:
-                assert "error" not in reply, reply
-                return reply["result"]
-
-    def eval(self, expression: str) -> object:
-        return self.send("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-    def open(self, url: str) -> None:
-        target = self.send("Target.createTarget", url=url)["targetId"]
-        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        for _ in range(200):
-            if self.eval(f"location.href === {json.dumps(url)} && document.readyState === 'complete'"):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{url} did not finish loading")
-
-    def close(self) -> None:
-        os.close(self._w)
-        os.close(self._r)
-        self.proc.kill()
-        self.proc.wait()
-
-
 @pytest.mark.browser
 @needs_chromium
 def test_browser_plays_gif_on_hover_and_focus(gallery: Path, tmp_path: Path) -> None:
     page = write_index(gallery, collect(gallery))
-    chrome = DevTools(tmp_path)
+    chrome = Chrome(tmp_path)
+    shown = "getComputedStyle(document.querySelector('img.evolution')).display"
+    centre = ("(function () { var r = document.querySelector('[data-seed=\"%s\"] .thumb').getBoundingClientRect();"
+              " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
     try:
-        chrome.open(page.as_uri())
-        shown = "getComputedStyle(document.querySelector('img.evolution')).display"
+        chrome.goto(page.as_uri())
         assert chrome.eval("document.querySelector('img.evolution').getAttribute('data-state')") == "loaded"
         assert chrome.eval(shown) == "none"
-        box = chrome.eval("(function () { var r = document.querySelector('[data-seed=\"3\"] .thumb')"
-                          ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-        assert isinstance(box, list)
-        chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
+        x, y = chrome.eval(centre % 3)
+        chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
         assert chrome.eval(shown) == "block"
-        assert chrome.eval("document.elementFromPoint(%f, %f).getAttribute('src')" % tuple(box)) == "3/evolution.gif"
+        assert chrome.eval(f"document.elementFromPoint({x}, {y}).getAttribute('src')") == "3/evolution.gif"
         chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=1, y=1)
         assert chrome.eval(shown) == "none"
         chrome.eval("document.querySelector('[data-seed=\"3\"] nav a').focus()")  # keyboard focus in the card
         assert chrome.eval(shown) == "block"
         chrome.eval("document.activeElement.blur()")
         assert chrome.eval(shown) == "none"
-        # a card without a GIF keeps its portrait on hover
-        still = chrome.eval("(function () { var r = document.querySelector('[data-seed=\"7\"] .thumb')"
-                            ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-        chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=still[0], y=still[1])
-        assert chrome.eval("document.elementFromPoint(%f, %f).getAttribute('src')" % tuple(still)) == "7/best.png"
+        x, y = chrome.eval(centre % 7)  # a card without a GIF keeps its portrait on hover
+        chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        assert chrome.eval(f"document.elementFromPoint({x}, {y}).getAttribute('src')") == "7/best.png"
+        assert chrome.errors == []  # no script error, no request the CSP blocked
+        assert chrome.requests and all(r.startswith(gallery.as_uri() + "/") for r in chrome.requests)
     finally:
         chrome.close()
