@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -16,6 +18,7 @@ from PIL import Image
 from polyface.genome import Genome, random_genome
 from polyface.render.cairo import save
 from polyface.runio.gallery import RunSummary, by_score, collect, contact_sheet, write_index
+from test_live import Chrome
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -31,10 +34,12 @@ def make_run(
     svg: bool = True,
     gif: bool = False,
     genome: bool = True,
+    log: list[float] | None = None,
 ) -> Path:
     """A finished run folder ``gallery/<seed>/`` with a real Cairo portrait.
 
-    With ``background`` the genome has no polygons: its picture is that flat colour.
+    With ``background`` the genome has no polygons: its picture is that flat colour. With
+    ``log`` the folder gets a log.jsonl of those best scores, one line per 10 generations.
     """
     run = gallery / str(seed)
     run.mkdir(parents=True)
@@ -51,6 +56,10 @@ def make_run(
     if gif:
         frames = [Image.new("RGB", (16, 16), c) for c in ("red", "blue")]
         frames[0].save(run / "evolution.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    if log is not None:
+        lines = [{"generation": 10 * i, "evaluations": 400 * i, "best": b, "mean": b - 0.5, "elapsed_s": 0.5 * i,
+                  "portrait": b > 1.0, "note": HOSTILE} for i, b in enumerate(log)]
+        (run / "log.jsonl").write_text("".join(json.dumps(d) + "\n" for d in lines))
     result = {"seed": seed, "preset": preset, "status": status, "best": best, "best_prob": 0.875,
               "portrait": True, "generations": 120, "evaluations": 4800, "elapsed_s": 95.5}
     (run / "result.json").write_text(json.dumps(result))
@@ -75,9 +84,9 @@ class Tags(HTMLParser):
 @pytest.fixture
 def gallery(tmp_path: Path) -> Path:
     g = tmp_path / "gallery"
-    make_run(g, 3, best=1.5, gif=True)
-    make_run(g, 11, best=2.5, status="interrupted", preset=HOSTILE)
-    make_run(g, 7, best=0.5, svg=False)
+    make_run(g, 3, best=1.5, gif=True, log=[-1.0, 0.2, 0.2, 1.1, 1.5])
+    make_run(g, 11, best=2.5, status="interrupted", preset=HOSTILE, log=[0.5, 2.5])
+    make_run(g, 7, best=0.5, svg=False, log=[0.0, 0.5, 0.5])
     make_run(g, 20, best=None, png=False)
     (g / "12").mkdir()  # still running: no result.json
     (g / "notes").mkdir()  # not a run
@@ -156,19 +165,23 @@ def test_index_escapes_sorts_and_links(gallery: Path) -> None:
     assert [c["data-seed"] for c in cards] == ["11", "3", "7", "20"]  # best score first, no score last
 
     imgs = tags.all("img")
-    assert [i["src"] for i in imgs] == ["11/best.png", "3/best.png", "7/best.png"]  # 20 has no PNG
+    # 20 has no PNG; only 3 has an evolution GIF, stacked over its portrait
+    assert [i["src"] for i in imgs] == ["11/best.png", "3/best.png", "3/evolution.gif", "7/best.png"]
+    assert [i.get("class") for i in imgs] == [None, None, "evolution", None]
     for img in imgs:
         assert "data-state" in (img["onload"] or "") and "loaded" in (img["onload"] or "")
         assert "data-state" in (img["onerror"] or "") and "broken" in (img["onerror"] or "")
 
     hrefs = [a["href"] for a in tags.all("a")]
-    for href in hrefs:
-        assert href and not urlsplit(href).scheme and not href.startswith(("/", "//"))
-        assert (gallery / unquote(href)).is_file(), href
+    for url in hrefs + [i["src"] for i in imgs]:  # relative, and a file inside the gallery folder
+        assert url and not urlsplit(url).scheme and not url.startswith(("/", "//"))
+        target = (gallery / unquote(url)).resolve()
+        assert target.is_file() and target.is_relative_to(gallery.resolve()), url
     assert "contact-sheet.png" in hrefs
     assert "3/evolution.gif" in hrefs and not [h for h in hrefs if h.startswith(("7/", "11/")) and h.endswith(".gif")]
     assert "3/best.svg" in hrefs and "7/best.svg" not in hrefs and "20/best.svg" in hrefs
-    assert "http://" not in text and "https://" not in text
+    urls = text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # a namespace name, never fetched
+    assert "http://" not in urls and "https://" not in urls
     for value in ("2.500", "0.875", "120", "1 min 36 s", "interrupted"):
         assert value in text
 
@@ -196,8 +209,8 @@ def test_browser_loads_every_image(gallery: Path, tmp_path: Path) -> None:
     dom = _chromium(["--dump-dom", page.as_uri()], tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     imgs = Tags(dom.stdout).all("img")
-    assert len(imgs) == 3
-    assert [i.get("data-state") for i in imgs] == ["loaded"] * 3
+    assert [i["src"] for i in imgs] == ["11/best.png", "3/best.png", "3/evolution.gif", "7/best.png"]
+    assert [i.get("data-state") for i in imgs] == ["loaded"] * 4  # the hidden GIF too
     note = [a for t, a in Tags(dom.stdout).tags if a.get("id") == "broken-note"]
     assert note and "hidden" in note[0]
 
@@ -217,7 +230,78 @@ def test_browser_flags_broken_images_and_resorts(gallery: Path, tmp_path: Path) 
     dom = _chromium(["--dump-dom", page.as_uri() + "#sort=seed"], tmp_path)
     tags = Tags(dom.stdout)
     states = {i["src"]: i.get("data-state") for i in tags.all("img")}
-    assert states == {"3/best.png": "loaded", "7/best.png": "broken", "11/best.png": "loaded"}
+    assert states == {"3/best.png": "loaded", "3/evolution.gif": "loaded", "7/best.png": "broken",
+                      "11/best.png": "loaded"}
     assert [a["data-seed"] for t, a in tags.tags if t == "figure"] == ["3", "7", "11", "20"]
     note = [a for t, a in tags.tags if a.get("id") == "broken-note"]
     assert note and "hidden" not in note[0]
+
+
+def _card_svgs(text: str) -> dict[str, list[ET.Element]]:
+    """The inline <svg> elements of each card, by the card's data-seed."""
+    out: dict[str, list[ET.Element]] = {}
+    for seed, body in re.findall(r'<figure class="run" data-seed="(\d*)"(.*?)</figure>', text, re.S):
+        out[seed] = [ET.fromstring(svg) for svg in re.findall(r"<svg\b.*?</svg>", body, re.S)]
+    return out
+
+
+def test_index_sparklines(gallery: Path) -> None:
+    make_run(gallery, 40, best=3.0, log=[1.0, 3.0])
+    (gallery / "40" / "log.jsonl").write_text('{"generation": 0, "best": "<b>bold</b>"}\n')  # fails read_log
+    text = write_index(gallery, collect(gallery)).read_text(encoding="utf-8")
+    assert HOSTILE not in text and "<b>bold</b>" not in text
+    svgs = _card_svgs(text)
+    assert sorted(svgs) == ["11", "20", "3", "40", "7"]
+    assert svgs["20"] == [] and svgs["40"] == []  # no log.jsonl; an invalid one
+    ns = "{http://www.w3.org/2000/svg}"
+    for seed, n in (("3", 5), ("7", 3), ("11", 2)):
+        (svg,) = svgs[seed]
+        assert svg.findtext(f"{ns}title") == "score curve" and not svg.findall(f"{ns}text")  # no axes
+        (best,) = [e for e in svg.iter(f"{ns}polyline") if e.get("class") == "best"]
+        pts = [tuple(map(float, p.split(","))) for p in best.get("points").split()]
+        assert len(pts) == n
+        xs, ys = [x for x, _ in pts], [y for _, y in pts]
+        assert xs == sorted(xs) and xs[0] < xs[-1]
+        assert ys[-1] < ys[0]  # each curve ends above where it started (SVG y grows downwards)
+    (pts3,) = [[float(p.split(",")[1]) for p in e.get("points").split()]
+               for e in svgs["3"][0].iter(f"{ns}polyline") if e.get("class") == "best"]
+    assert pts3[1] == pts3[2] and pts3[1] < pts3[0] and pts3[4] < pts3[3] < pts3[2]  # the shape of the log
+
+
+def test_index_gif_shown_on_hover_by_css() -> None:
+    css = (Path(write_index.__code__.co_filename).parent / "templates" / "gallery.css").read_text()
+    rules = dict(re.findall(r"([^{}]+)\{([^}]*)\}", css))
+    rules = {" ".join(k.split()): v for k, v in rules.items()}
+    assert "display: none" in rules[".run .thumb .evolution"]
+    assert "display: block" in rules[".run:hover .thumb .evolution, .run:focus-within .thumb .evolution"]
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_plays_gif_on_hover_and_focus(gallery: Path, tmp_path: Path) -> None:
+    page = write_index(gallery, collect(gallery))
+    chrome = Chrome(tmp_path)
+    shown = "getComputedStyle(document.querySelector('img.evolution')).display"
+    centre = ("(function () { var r = document.querySelector('[data-seed=\"%s\"] .thumb').getBoundingClientRect();"
+              " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    try:
+        chrome.goto(page.as_uri())
+        assert chrome.eval("document.querySelector('img.evolution').getAttribute('data-state')") == "loaded"
+        assert chrome.eval(shown) == "none"
+        x, y = chrome.eval(centre % 3)
+        chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        assert chrome.eval(shown) == "block"
+        assert chrome.eval(f"document.elementFromPoint({x}, {y}).getAttribute('src')") == "3/evolution.gif"
+        chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=1, y=1)
+        assert chrome.eval(shown) == "none"
+        chrome.eval("document.querySelector('[data-seed=\"3\"] nav a').focus()")  # keyboard focus in the card
+        assert chrome.eval(shown) == "block"
+        chrome.eval("document.activeElement.blur()")
+        assert chrome.eval(shown) == "none"
+        x, y = chrome.eval(centre % 7)  # a card without a GIF keeps its portrait on hover
+        chrome.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        assert chrome.eval(f"document.elementFromPoint({x}, {y}).getAttribute('src')") == "7/best.png"
+        assert chrome.errors == []  # no script error, no request the CSP blocked
+        assert chrome.requests and all(r.startswith(gallery.as_uri() + "/") for r in chrome.requests)
+    finally:
+        chrome.close()

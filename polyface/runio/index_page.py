@@ -4,6 +4,7 @@ autoescaping on: every value from a run folder is HTML-escaped."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from functools import lru_cache
@@ -16,6 +17,9 @@ from markupsafe import Markup
 
 from polyface.atomic import write_text
 from polyface.runio.contact_sheet import CONTACT_SHEET
+from polyface.runio.layout import LOG, RunFolderError
+from polyface.runio.plot import score_svg
+from polyface.runio.readers import read_log
 from polyface.runio.results import RunSummary, by_score
 from polyface.runio.text import format_duration, format_score
 
@@ -23,6 +27,9 @@ INDEX = "index.html"
 # No network: images from the gallery folder only; the page's own inline style and script.
 CSP = "default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 _TEMPLATES = "polyface.runio"
+SPARK_SIZE = (200, 36)  # a card's score sparkline, in SVG units (drawn at the card's width)
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +54,26 @@ def _href(gallery_dir: Path, target: Path) -> str:
     return "/".join(quote(part) for part in Path(rel).parts)
 
 
+def _sparkline(run: RunSummary) -> Markup | None:
+    """The run's score curve as inline SVG, or None when it has no readable ``log.jsonl``.
+
+    Safe to inline unescaped: ``read_log`` checks every line (integer generations, finite
+    scores) and ``score_svg`` writes only numbers it formats itself and the fixed title here;
+    no text from the run folder reaches the markup.
+    """
+    if not (run.path / LOG).is_file():
+        return None
+    try:
+        lines = read_log(run.path)
+    except RunFolderError as e:
+        log.warning("no score sparkline for %s: %s", run.path, e)
+        return None
+    points = [(float(d["generation"]), float(d["best"]), None) for d in lines]
+    if not points:
+        return None
+    return Markup(score_svg(points, *SPARK_SIZE, sparkline=True, title="score curve"))
+
+
 def _card(gallery_dir: Path, run: RunSummary) -> dict:
     """What the template shows of one run, as plain strings (the template escapes them)."""
     files = (("PNG", run.png), ("SVG", run.svg), ("GIF", run.gif), ("genome", run.genome))
@@ -58,6 +85,8 @@ def _card(gallery_dir: Path, run: RunSummary) -> dict:
         "status": run.status or "",
         "note": None if run.finished else (run.status or "unfinished"),
         "png": None if run.png is None else _href(gallery_dir, run.png),
+        "gif": None if run.gif is None else _href(gallery_dir, run.gif),
+        "spark": _sparkline(run),
         "rows": [
             ("score", format_score(run.best)),
             ("probability", format_score(run.best_prob)),
@@ -94,7 +123,9 @@ def write_index(gallery_dir: str | Path, runs: Sequence[RunSummary]) -> Path:
     Static and self-contained (a Content-Security-Policy forbids any network request); shows
     each portrait with seed, score, probability, generations, time and preset, and links its
     PNG, SVG, GIF and genome only when the file exists, by relative URLs. Every value is
-    HTML-escaped. Each ``<img>`` sets ``data-state="loaded"`` or ``"broken"`` when it loads or
+    HTML-escaped. A card shows the run's score curve as an inline SVG sparkline (from its
+    log.jsonl) and, where ``evolution.gif`` exists, plays it over the portrait on hover or
+    keyboard focus (CSS only). Each ``<img>`` sets ``data-state="loaded"`` or ``"broken"`` when it loads or
     fails, and broken images are outlined and counted on the page. A small inline script
     offers re-sorting by seed or time (also on opening, from a ``#sort=seed`` or ``#sort=time`` URL).
     """
