@@ -20,13 +20,14 @@ from polyface.preset import load_preset
 
 from test_bad_inputs import assert_one_line_error, snapshot
 
-GENERATIONS = 27
-CUT = 25  # the best improves here and is checked at every verify size (see test_every_phase...)
+GENERATIONS = 28
+CUT = 28  # the best improves here and is checked at every verify size (see test_every_phase...)
 
 
 def small(**kw):
     base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
-                frame_size=48, verify_sizes=(48,), max_generations=GENERATIONS, threads=2, workers=1)
+                frame_size=48, verify_sizes=(48,), max_generations=GENERATIONS, threads=2, workers=1,
+                blazeface=False, prior=0.0)  # MTCNN alone: the trajectory (CUT) is pinned to it
     base.update(kw)
     return load_preset("default").replace(**base)
 
@@ -203,7 +204,7 @@ def test_ctrl_c_in_the_final_check_still_saves_the_portrait_and_resumes(whole, t
 
 @pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0, 5.0])
 def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path, delay):
-    cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--quiet", "--seed", "1", "--max-generations", "3",
+    cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--quiet", "--seed", "1", "--max-generations", "2000",
            "--work-size", "48", "--out", str(tmp_path / "run")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
@@ -213,7 +214,10 @@ def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path, delay):
         pytest.skip(f"the run finished within {delay} s")
     assert "Traceback" not in err, err
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "polyface: interrupted"
+    if (tmp_path / "run" / "genome.json").exists():  # the search had begun: it saved its best, quietly
+        assert (tmp_path / "run" / "checkpoint.json").exists()
+    else:
+        assert err.strip().splitlines()[-1] == "polyface: interrupted"
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
 
 
@@ -247,7 +251,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_ctrl_c_while_scoring_workers_start_exits_130_and_leaves_no_worker(tmp_path):
     """The default preset scores in worker processes on a CPU with two cores or more."""
-    cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--quiet", "--seed", "1", "--max-generations", "3",
+    cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--quiet", "--seed", "1", "--max-generations", "2000",
            "--out", str(tmp_path / "run")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     workers: list[int] = []
