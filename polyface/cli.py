@@ -194,7 +194,7 @@ def presets() -> None:
 def render(genome, size, out, background) -> None:
     """Render a GENOME.json at any size to PNG, SVG or PDF."""
     from polyface.config import parse_colour
-    from polyface.genome import load_genome
+    from polyface.genome_file import load_genome
     from polyface.render.cairo import save
 
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
