@@ -75,6 +75,10 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
 @click.option("--gif/--no-gif", default=None, help="Write evolution.gif into the run folder at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; print only the run folder.")
 @click.option(
+    "--profile/--no-profile", default=None,
+    help="Time each part of the run; write profile.json into the run folder and print the table.",
+)
+@click.option(
     "--resume", "resume_dir", type=click.Path(path_type=Path),
     help="Continue the interrupted run in this folder (other flags but the stop rules are ignored).",
 )
@@ -92,6 +96,10 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
             check_out_folder(out, "option --out")
         run.pick_device(cfg.device)  # a missing GPU is an error before any work
         result = run.evolve(cfg, out=out, hooks=hooks)
+    if "profile" in result.extra and not quiet:
+        from polyface.search.timing import format_table
+
+        click.echo(format_table(result.extra["profile"]))
     click.echo(str(result.extra["out"]))
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
 

@@ -24,6 +24,7 @@ from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import Genome
 from polyface.search.augment import AugmentSettings
 from polyface.search.problem import PortraitProblem
+from polyface.search.timing import Timings
 from polyface.search.types import Evaluation
 
 _LEN = struct.Struct("<Q")
@@ -98,15 +99,23 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     for key in ("search_sizes", "thresholds"):
         settings[key] = tuple(settings[key])
     problem = PortraitProblem(FaceDetector(device="cpu"), **settings)
+    profile = bool(header.get("profile"))
+    if profile:
+        problem.timings = Timings()
     _send(stdout, {"ready": True}, [])
     while True:
         try:
             header, body = _recv(stdin)
         except EOFError:
             return
+        t0 = problem.timings.clock()
         ev = problem.score_batch(decode_genomes(header["genomes"], body), header["seed"])
         table = np.column_stack([ev.scores, ev.passes, ev.probs, ev.boxes]).astype(np.float64)
-        _send(stdout, {"rows": len(table)}, [table])
+        reply: dict[str, Any] = {"rows": len(table)}
+        if profile:  # this request's sections and busy time, for the parent's breakdown
+            reply |= {"seconds": problem.timings.seconds, "busy": problem.timings.clock() - t0}
+            problem.timings.reset()
+        _send(stdout, reply, [table])
 
 
 class WorkerPool:
@@ -116,8 +125,9 @@ class WorkerPool:
     (``PortraitProblem.use_pool``), so the problem never imports this module.
     """
 
-    def __init__(self, size: int, settings: dict[str, Any]) -> None:
+    def __init__(self, size: int, settings: dict[str, Any], profile: bool = False) -> None:
         self.size = size
+        self.reports: list[dict[str, Any]] = []  # with ``profile``: each worker's timings of the last call
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.procs = [
             subprocess.Popen(
@@ -129,7 +139,7 @@ class WorkerPool:
             for _ in range(size)
         ]
         for p in self.procs:
-            _send(p.stdin, {"settings": _settings_to_json(settings)}, [])
+            _send(p.stdin, {"settings": _settings_to_json(settings), "profile": profile}, [])
         for p in self.procs:
             _recv(p.stdout)  # ready
 
@@ -138,10 +148,12 @@ class WorkerPool:
         for p, idx in zip(self.procs, slices):
             meta, arrays = encode_genomes([genomes[i] for i in idx])
             _send(p.stdin, {"genomes": meta, "seed": seed}, arrays)
-        tables = []
+        tables, self.reports = [], []
         for p in self.procs:
             header, body = _recv(p.stdout)
             tables.append(np.frombuffer(body, np.float64).reshape(header["rows"], 7))
+            if "busy" in header:
+                self.reports.append(header)
         t = np.concatenate(tables)
         return Evaluation(scores=t[:, 0], passes=t[:, 1] > 0.5, probs=t[:, 2], boxes=t[:, 3:7])
 
@@ -161,3 +173,5 @@ class WorkerPool:
 
 if __name__ == "__main__":
     serve(sys.stdin.buffer, sys.stdout.buffer)
+    sys.stdout.flush()
+    os._exit(0)  # nothing left to write: skip the interpreter's teardown of torch (seconds on a busy machine)
