@@ -83,6 +83,12 @@ class BlazeFace(nn.Module):
         Boxes (K,4) are x0, y0, x1, y1 and keypoints (K,6,2) x, y (order in ``KEYPOINTS``), in
         pixels of the input images; ``probs`` are scores, ``logits`` their clipped logits.
         """
+        return self.detect(images, min_score)[0]
+
+    @torch.inference_mode()
+    def detect(self, images: torch.Tensor, min_score: float | None = None) -> tuple[Detections, torch.Tensor]:
+        """``forward``'s detections and ``max_logit``'s (B,) highest anchor logits from one pass
+        of the network."""
         imgs = self._inputs(images)
         b, _, h, w = imgs.shape
         x, box = letterbox(imgs)
@@ -93,7 +99,8 @@ class BlazeFace(nn.Module):
         offset = torch.tensor([box.x0, box.y0], device=self.device)
         boxes = m.boxes * scale.repeat(2) + offset.repeat(2)
         points = m.points * scale + offset
-        return _assemble(boxes, m.scores, m.logits, points, m.image_index, b, (h, w))
+        peak = logits.clamp(-SCORE_CLIP, SCORE_CLIP).amax(dim=1)
+        return _assemble(boxes, m.scores, m.logits, points, m.image_index, b, (h, w)), peak
 
 
 def _assemble(boxes, probs, logits, points, index, b: int, size: tuple[int, int]) -> Detections:

@@ -140,11 +140,8 @@ class PortraitProblem:
         if self.blaze is not None:
             with t.section("blazeface"):
                 small = blaze_input(images)
-                bdet = self.blaze(small)
-                blogit = torch.zeros(images.shape[0], device=images.device)
-                bnone = bdet.count == 0
-                if bool(bnone.any()):
-                    blogit[bnone] = self.blaze.max_logit(small[bnone]).to(blogit.device)
+                bdet, peak = self.blaze.detect(small)  # one pass of the net: detections and the slope below them
+                blogit = torch.where(bdet.count == 0, peak.to(images.device), torch.zeros_like(peak, device=images.device))
             tiers.append(fitness.detector_tier(bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE))
         if self.prior is not None:
             with t.section("prior"):
