@@ -7,7 +7,8 @@ Each seed is one ``polyface.run.evolve`` with its run folder written (frames, hi
 until the best genome passes every member of the fitness at every size from 64 to 1024 px
 (or the time limit). Per seed: the run's wall time (detectors and worker processes started,
 files written), the loop's time, evaluations/s as logged in log.jsonl, and the peak memory
-of the whole process tree (this process and its scoring workers, VmRSS sampled every 50 ms).
+of the whole process tree (this process and its scoring workers, PSS sampled every 250 ms;
+the RSS sum, which counts shared library pages once per process, beside it).
 Then: the problem's own throughput on random batches (and the ratio of the real-run rate to
 it), ``polyface gallery`` on the whole machine (portraits per hour), and the
 Pareidoloop-faithful hill climb on a few seeds. Prints tables with each target and
@@ -46,38 +47,50 @@ def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, in MiB (from /proc)."""
-    parent, rss = {}, {}
+def _kib(text: str, key: str) -> int:
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def tree_memory_mb(root: int) -> tuple[float, float]:
+    """Memory of ``root`` and all its descendants in MiB, from /proc: (RSS summed, which counts
+    the pages of torch's libraries once per process, and PSS, which shares them out)."""
+    parent = {}
     for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            status = (d / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        parent[int(d.name)] = int(fields.get("PPid", "0").strip())
-        rss[int(d.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = _kib((d / "status").read_text(), "PPid")
+            except OSError:
+                continue
     tree, frontier = {root}, [root]
     while frontier:
         p = frontier.pop()
         kids = [c for c, pp in parent.items() if pp == p and c not in tree]
         tree.update(kids)
         frontier += kids
-    return sum(rss.get(p, 0) for p in tree) / 1024
+    rss = pss = 0
+    for p in tree:
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        rss, pss = rss + _kib(rollup, "Rss"), pss + _kib(rollup, "Pss")
+    return rss / 1024, pss / 1024
 
 
 class PeakMemory:
     """Samples the process tree's memory in a thread while the ``with`` block runs."""
 
-    def __init__(self, root: int | None = None, every: float = 0.05) -> None:
-        self.root, self.every, self.peak = root or os.getpid(), every, 0.0
+    def __init__(self, root: int | None = None, every: float = 0.25) -> None:
+        self.root, self.every, self.peak, self.peak_rss = root or os.getpid(), every, 0.0, 0.0
         self._stop = threading.Event()
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss_mb(self.root))
+            rss, pss = tree_memory_mb(self.root)
+            self.peak, self.peak_rss = max(self.peak, pss), max(self.peak_rss, rss)
             self._stop.wait(self.every)
 
     def __enter__(self) -> PeakMemory:
@@ -115,6 +128,7 @@ def real_run(cfg, out: Path) -> dict:
         "evaluations": r.evaluations,
         "run evals/s": round(logged_rate(out)),
         "peak MB": round(mem.peak),
+        "peak RSS MB": round(mem.peak_rss),
         "min prob": round(r.verdict.min_prob, 4),
         "profile": r.extra["profile"],
     }
@@ -209,7 +223,8 @@ def main() -> None:
 
 
 def report(args, runs: list[dict], base_runs: list[dict], throughput: dict, gallery: dict | None) -> None:
-    cols = ["seed", "portrait", "wall s", "loop s", "start+stop s", "evaluations", "run evals/s", "peak MB", "load"]
+    cols = ["seed", "portrait", "wall s", "loop s", "start+stop s", "evaluations", "run evals/s", "peak MB",
+            "peak RSS MB", "load"]
     targets = []
     summary = {}
     if runs:
@@ -231,8 +246,8 @@ def report(args, runs: list[dict], base_runs: list[dict], throughput: dict, gall
              "result": verdict(med <= TARGETS["median s"])},
             {"target": f"real-run rate >= {TARGETS['run evals/s']} evals/s (log.jsonl, median)",
              "measured": round(rate), "result": verdict(rate >= TARGETS["run evals/s"])},
-            {"target": f"peak memory of a whole run <= {TARGETS['peak MB']} MiB (all processes)",
-             "measured": peak, "result": verdict(peak <= TARGETS["peak MB"])},
+            {"target": f"peak memory of a whole run <= {TARGETS['peak MB']} MiB (all processes, PSS)",
+             "measured": f"{peak} (RSS summed: {max(r['peak RSS MB'] for r in runs)})", "result": verdict(peak <= TARGETS["peak MB"])},
         ]  # fmt: skip
         ratio = rate / max(throughput["evals/s"], 1e-9)
         targets.append({"target": f"real-run rate / problem throughput >= {TARGETS['real/throughput']:.0%}",

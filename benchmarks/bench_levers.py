@@ -55,6 +55,7 @@ def layouts(preset: str, seeds: list[int], time_limit: float) -> list[dict]:
             "start+stop s": round(statistics.median(r["start+stop s"] for r in rs), 2),
             "portraits": f"{sum(r['portrait'] for r in rs)}/{len(rs)}",
             "peak MB": max(r["peak MB"] for r in rs),
+            "peak RSS MB": max(r["peak RSS MB"] for r in rs),
         })  # fmt: skip
     return out
 
@@ -125,7 +126,7 @@ def main() -> None:
     print(table(blaze, ["variant", "images", "ms"]), f"\n{load()}\n", flush=True)
     lay = [] if args.skip_runs else layouts(args.preset, list(range(1, args.seeds + 1)), args.time_limit)
     if lay:
-        print(table(lay, ["layout", "run evals/s", "wall s", "start+stop s", "portraits", "peak MB"]))
+        print(table(lay, ["layout", "run evals/s", "wall s", "start+stop s", "portraits", "peak MB", "peak RSS MB"]))
     print(f"\n{machine()['cpu']}, {machine()['cores']} cores; {load()}")
     path = write_json("bench_levers", {"machine": machine(), "load_at_end": load(), "args": vars(args),
                                        "blazeface": blaze, "layouts": lay})  # fmt: skip

@@ -66,3 +66,21 @@ def test_nested_sections_count_self_time_once():
     with OFF.section("x"):
         pass
     assert OFF.seconds == {}
+
+
+def test_cli_profile_flag_prints_the_table_and_writes_profile_json(tmp_path):
+    from click.testing import CliRunner
+
+    from polyface.cli import cli
+
+    out = tmp_path / "run"
+    args = ["evolve", "--work-size", "48", "--size", "64", "--frame-size", "48", "--polygons", "12",
+            "--population", "8", "--threads", "1", "--max-generations", "3", "--seed", "2",
+            "--out", str(out), "--profile"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[-1] == str(out)  # the run folder stays the last line
+    assert any(line.startswith("wall time of the run") for line in lines)
+    doc = json.loads((out / "profile.json").read_text())
+    assert {s["section"] for s in doc["sections"]} >= {"render", "mtcnn", "verify"}
