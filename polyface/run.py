@@ -30,6 +30,7 @@ from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings, break
 from polyface.search.workers import WorkerPool
 
 MAX_VERIFY = 1024
+LOCAL_BATCHES = 8  # with worker processes: generations scored here while they start (about their start-up)
 
 
 class DeviceError(ValueError):
@@ -258,7 +259,9 @@ def _run(
         all_hooks = [TimedHook(h, timings) for h in all_hooks]
     if workers > 1:
         with timings.section("start: worker processes"):
-            problem.use_pool(WorkerPool(workers, problem.settings, profile=cfg.profile))
+            # The first generations are scored in this process while the workers load their detectors.
+            pool = WorkerPool(workers, problem.settings, profile=cfg.profile, wait=False)
+            problem.use_pool(pool, local_batches=LOCAL_BATCHES)
     try:
         result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
     finally:

@@ -29,7 +29,8 @@ def tiny(**kw):
 
 
 @pytest.mark.parametrize("workers", [2, 1])
-def test_breakdown_adds_up_to_the_run_time(tmp_path, workers):
+def test_breakdown_adds_up_to_the_run_time(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr("polyface.run.LOCAL_BATCHES", 2)  # the workers score from the third generation
     r = evolve(tiny(workers=workers), out=tmp_path / "run")
     doc = json.loads((tmp_path / "run" / "profile.json").read_text())
     assert doc == json.loads(json.dumps(r.extra["profile"]))

@@ -70,6 +70,8 @@ class PortraitProblem:
         self.augment = augment if augment and augment.copies > 0 else None
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.pool = None
+        self.batches = 0  # batches evaluated so far (part of the state: it decides where they are scored)
+        self.local_batches = 0  # with a pool: how many first batches this process scores itself
         self.timings: Timings = OFF  # set to an enabled Timings to profile where the time goes
         self.settings = dict(
             work_size=work_size,
@@ -86,10 +88,11 @@ class PortraitProblem:
 
     def state_dict(self) -> dict:
         """The random state of robust scoring, as plain data."""
-        return {"rng": self.rng.bit_generator.state}
+        return {"rng": self.rng.bit_generator.state, "batches": self.batches}
 
     def load_state_dict(self, d: dict) -> None:
         self.rng.bit_generator.state = d["rng"]
+        self.batches = int(d.get("batches", 0))
 
     @property
     def noisy(self) -> bool:
@@ -141,7 +144,8 @@ class PortraitProblem:
             with t.section("blazeface"):
                 small = blaze_input(images)
                 bdet, peak = self.blaze.detect(small)  # one pass of the net: detections and the slope below them
-                blogit = torch.where(bdet.count == 0, peak.to(images.device), torch.zeros_like(peak, device=images.device))
+                peak = peak.to(images.device)
+                blogit = torch.where(bdet.count == 0, peak, torch.zeros_like(peak))
             tiers.append(fitness.detector_tier(bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE))
         if self.prior is not None:
             with t.section("prior"):
@@ -161,23 +165,28 @@ class PortraitProblem:
     def evaluate(self, genomes: list[Genome]) -> Evaluation:
         """Score a batch: the first size for all, each further size only for those passing so far.
 
-        With worker processes the batch is split between them; each genome's score depends
+        With worker processes the batch is split between them, after the first
+        ``local_batches`` batches, scored here while the workers start (a fixed count, so that
+        a seed gives the same run whenever the workers are ready); each genome's score depends
         only on the genome and this generation's random draws, wherever it is computed.
         """
         seed = int(self.rng.integers(0, 2**62)) if self.augment is not None else None
-        if self.pool is not None and len(genomes) >= 2 * self.pool.size:
+        self.batches += 1
+        if self.pool is not None and len(genomes) >= 2 * self.pool.size and self.batches > self.local_batches:
             if not self.timings.enabled:
                 return self.pool.score(genomes, seed)
+            with self.timings.section("workers: waiting for their start-up"):
+                getattr(self.pool, "wait_ready", lambda: None)()
             t0 = self.timings.clock()
             ev = self.pool.score(genomes, seed)
             merge_workers(self.timings, self.timings.clock() - t0, self.pool.reports)
             return ev
         return self.score_batch(genomes, seed)
 
-    def use_pool(self, pool) -> None:
+    def use_pool(self, pool, local_batches: int = 0) -> None:
         """Score large batches in ``pool`` (a ``polyface.search.workers.WorkerPool`` built from
-        ``self.settings``); ``close`` stops it."""
-        self.pool = pool
+        ``self.settings``) after the first ``local_batches``; ``close`` stops it."""
+        self.pool, self.local_batches = pool, local_batches
 
     def close(self) -> None:
         """Stop worker processes, if any."""

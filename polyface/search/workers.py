@@ -125,7 +125,9 @@ class WorkerPool:
     (``PortraitProblem.use_pool``), so the problem never imports this module.
     """
 
-    def __init__(self, size: int, settings: dict[str, Any], profile: bool = False) -> None:
+    def __init__(self, size: int, settings: dict[str, Any], profile: bool = False, wait: bool = True) -> None:
+        """Start the workers; with ``wait`` False return at once (``score`` and ``wait_ready``
+        wait for them), so the caller can work while they load."""
         self.size = size
         self.reports: list[dict[str, Any]] = []  # with ``profile``: each worker's timings of the last call
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -140,10 +142,18 @@ class WorkerPool:
         ]
         for p in self.procs:
             _send(p.stdin, {"settings": _settings_to_json(settings), "profile": profile}, [])
-        for p in self.procs:
-            _recv(p.stdout)  # ready
+        self._starting = list(self.procs)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Block until every worker has loaded its detectors (EOFError if one died starting)."""
+        for p in self._starting:
+            _recv(p.stdout)
+        self._starting = []
 
     def score(self, genomes: list[Genome], seed: int | None) -> Evaluation:
+        self.wait_ready()
         slices = np.array_split(np.arange(len(genomes)), self.size)
         for p, idx in zip(self.procs, slices):
             meta, arrays = encode_genomes([genomes[i] for i in idx])
@@ -158,6 +168,9 @@ class WorkerPool:
         return Evaluation(scores=t[:, 0], passes=t[:, 1] > 0.5, probs=t[:, 2], boxes=t[:, 3:7])
 
     def close(self) -> None:
+        for p in self._starting:  # still loading: nothing to finish, stop it now
+            p.kill()
+        self._starting = []
         for p in self.procs:
             try:
                 p.stdin.close()
