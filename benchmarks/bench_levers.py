@@ -3,7 +3,8 @@
     python benchmarks/bench_levers.py [--preset benchmarks/presets/default-ensemble.toml] [--seeds 3]
 
 1. Scoring layout on real runs (``polyface.run.evolve``, run folder written, same seeds):
-   two worker processes (1 thread each) vs one process with 2 threads vs one with 1 thread;
+   two worker processes (1 thread each; scoring the first generations here while they start,
+   as shipped, or waiting for them) vs one process with 2 threads vs one with 1 thread;
    evaluations/s as logged, wall time with start-up, peak memory of the process tree.
 2. BlazeFace in the fitness: detections then a second pass of the network for the faceless
    images' highest logit (as before) vs ``BlazeFace.detect`` (one pass); on every augmented
@@ -28,12 +29,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evolve import VERIFY, load, real_run  # noqa: E402
 from common import best_of, machine, table, write_json  # noqa: E402
 
+import polyface.run as run_mod  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
 from polyface.run import build  # noqa: E402
 from polyface.search.augment import augment  # noqa: E402
 
-LAYOUTS = {"2 workers x 1 thread": dict(workers=2, threads=1), "1 process x 2 threads": dict(workers=1, threads=2),
-           "1 process x 1 thread": dict(workers=1, threads=1)}  # fmt: skip
+SHIPPED_LOCAL = run_mod.LOCAL_BATCHES
+LAYOUTS = {
+    "2 workers x 1 thread, first 8 generations here (shipped)": dict(workers=2, threads=1),
+    "2 workers x 1 thread, waiting for their start-up": dict(workers=2, threads=1, local=0),
+    "1 process x 2 threads": dict(workers=1, threads=2),
+    "1 process x 1 thread": dict(workers=1, threads=1),
+}
 
 
 def layouts(preset: str, seeds: list[int], time_limit: float) -> list[dict]:
@@ -42,10 +49,14 @@ def layouts(preset: str, seeds: list[int], time_limit: float) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-levers-"))
     rows: dict[str, list[dict]] = {k: [] for k in LAYOUTS}
     for seed in seeds:
-        for name, over in LAYOUTS.items():
-            r = real_run(cfg.replace(seed=seed, **over), tmp / f"{seed}-{over['workers']}-{over['threads']}")
-            rows[name].append(r)
-            torch.set_num_threads(2)
+        for i, (name, over) in enumerate(LAYOUTS.items()):
+            over = dict(over)
+            run_mod.LOCAL_BATCHES = over.pop("local", SHIPPED_LOCAL)
+            try:
+                rows[name].append(real_run(cfg.replace(seed=seed, **over), tmp / f"{seed}-{i}"))
+            finally:
+                run_mod.LOCAL_BATCHES = SHIPPED_LOCAL
+                torch.set_num_threads(2)
     out = []
     for name, rs in rows.items():
         out.append({
