@@ -86,7 +86,7 @@ def merge_workers(timings: Timings, wall: float, reports: list[dict[str, Any]]) 
     busy = [float(r["busy"]) for r in reports]
     for r in reports:
         for name, s in r["seconds"].items():
-            timings.add(name, s / n, calls=0)
+            timings.add(name, s / n, calls=r.get("calls", {}).get(name, 0))
     mean, slowest = sum(busy) / n, max(busy)
     timings.add("worker idle", slowest - mean)
     timings.add("worker ipc", wall - slowest)

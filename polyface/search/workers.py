@@ -113,7 +113,8 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         table = np.column_stack([ev.scores, ev.passes, ev.probs, ev.boxes]).astype(np.float64)
         reply: dict[str, Any] = {"rows": len(table)}
         if profile:  # this request's sections and busy time, for the parent's breakdown
-            reply |= {"seconds": problem.timings.seconds, "busy": problem.timings.clock() - t0}
+            t = problem.timings
+            reply |= {"seconds": t.seconds, "calls": t.calls, "busy": t.clock() - t0}
             problem.timings.reset()
         _send(stdout, reply, [table])
 
