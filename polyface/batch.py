@@ -1,102 +1,49 @@
-"""Gallery batch generation: many seeds, one run folder each, resumable, one worker per core.
+"""Gallery batch generation: many seeds, one run folder each, resumable, on a chosen engine.
 
-``run_gallery`` runs seeds S .. S+N-1 into ``DIR/<seed>/``, skipping seeds already done
-(so an interrupted gallery resumes), holding a lock on each seed folder while it runs (so
-two gallery processes on one folder never write the same run), then writes the contact
-sheet and ``index.html``.
+``run_gallery`` runs seeds S .. S+N-1 into ``DIR/<seed>/``: seeds already done are skipped
+(so an interrupted gallery resumes), unfinished ones continue from their checkpoint, the
+others start. The seeds run on an engine (:mod:`polyface.engines`: ``local`` process pool
+or ``ray``); a failed seed is reported and the others go on. The contact sheet and
+``index.html`` are rebuilt every ``pages_every`` finished seeds and at the end.
+A seed folder is locked while it runs, so two galleries on one folder never write the same run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import multiprocessing as mp
-import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyface.config import Config
+from polyface.engines.base import Engine, GalleryJob, SeedOutcome
+from polyface.engines.seed import LOCK, SeedLock, is_done, run_seed, seed_lock  # noqa: F401  (the gallery's names, re-exported)
 
-LOCK = ".lock"
+__all__ = ["GalleryProgress", "SeedOutcome", "is_done", "run_gallery", "run_seed", "seed_lock", "write_pages"]
 
 
 @dataclass
-class SeedOutcome:
-    seed: int
-    status: str  # "done", "skipped" (finished before), "busy" (another process has it), "interrupted", "failed"
-    detail: str = ""
+class GalleryProgress:
+    """Counts of a running gallery; ``per_minute``: seeds this call finished per minute (each one
+    portrait of the gallery, whether or not it passed the rule before its limits)."""
 
+    total: int
+    done: int = 0
+    running: int = 0
+    failed: int = 0
+    skipped: int = 0
+    started: float = field(default_factory=time.monotonic)
 
-def is_done(run_dir: Path) -> bool:
-    """True when the run folder holds a finished run's result.json."""
-    try:
-        return json.loads((run_dir / "result.json").read_text()).get("status") == "done"
-    except (OSError, ValueError, AttributeError):
-        return False
+    @property
+    def per_minute(self) -> float:
+        minutes = (time.monotonic() - self.started) / 60
+        return self.done / minutes if minutes > 0 else 0.0
 
-
-@contextlib.contextmanager
-def seed_lock(run_dir: Path) -> Iterator[bool]:
-    """Hold an exclusive, non-blocking lock on ``run_dir``; yields False when another process has it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def run_seed(cfg: Config, out_dir: Path, seed: int, threads: int = 0, gif: bool = True) -> SeedOutcome:
-    """Run one seed into ``out_dir/<seed>`` unless it is done already or locked by another process;
-    with ``gif``, also its evolution.gif (40 frames) for the gallery page."""
-    from polyface.run import evolve, resume
-
-    run_dir = out_dir / str(seed)
-    if is_done(run_dir):
-        return SeedOutcome(seed, "skipped")
-    with seed_lock(run_dir) as got:
-        if not got:
-            return SeedOutcome(seed, "busy", "another process is running this seed")
-        if is_done(run_dir):
-            return SeedOutcome(seed, "skipped")
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        if (run_dir / "checkpoint.json").exists() or (run_dir / "config.toml").exists():
-            r = resume(run_dir)  # an interrupted gallery continues each unfinished seed where it stopped
-        else:
-            r = evolve(cfg.replace(seed=seed), out=run_dir)
-        status = "interrupted" if r.status == "interrupted" else "done"
-        if status == "done" and gif:
-            from polyface.runio.animate import make_gif
-
-            make_gif(run_dir, frames=40)
-        return SeedOutcome(seed, status, f"score {r.score:.3f} portrait {r.portrait} {r.elapsed_s:.1f}s")
-
-
-def _worker(args: tuple[Config, Path, int, int, bool]) -> SeedOutcome:
-    cfg, out_dir, seed, threads, gif = args
-    try:
-        return run_seed(cfg, out_dir, seed, threads, gif)
-    except KeyboardInterrupt:
-        return SeedOutcome(seed, "interrupted")
-    except Exception as e:  # one failing seed must not end the gallery; it is reported
-        return SeedOutcome(seed, "failed", f"{type(e).__name__}: {e}")
-
-
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    def line(self) -> str:
+        return (
+            f"gallery: {self.done + self.skipped}/{self.total} done ({self.skipped} before), "
+            f"{self.running} running, {self.failed} failed, {self.per_minute:.2f} portraits/min"
+        )
 
 
 def run_gallery(
@@ -107,37 +54,67 @@ def run_gallery(
     workers: int = 0,
     on_done: Callable[[SeedOutcome], None] | None = None,
     gif: bool = True,
+    engine: str | Engine = "local",
+    address: str | None = None,
+    on_event: Callable[[SeedOutcome, GalleryProgress], None] | None = None,
+    pages_every: int = 10,
+    pages_interval_s: float = 60.0,
 ) -> list[SeedOutcome]:
-    """Run ``n`` seeds from ``seed_start`` into ``out_dir``; then write contact sheet and index.
+    """Run ``n`` seeds from ``seed_start`` into ``out_dir`` on ``engine``; then write the pages.
 
-    With ``workers`` > 1 the seeds run in spawned processes, so a script that calls this
-    must do so under ``if __name__ == "__main__":`` (as with any multiprocessing code).
+    ``on_done`` gets each seed's final outcome, ``on_event`` every event with the counts.
+    The pages are also rebuilt after every ``pages_every`` finished seeds, but not more often
+    than every ``pages_interval_s`` seconds (a rebuild reads every run of the gallery).
+    With the local engine and ``workers`` > 1 the seeds run in spawned processes, so a script
+    that calls this must do so under ``if __name__ == "__main__":``.
     """
+    from polyface.engines import get_engine
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    workers = workers or default_workers()
     seeds = list(range(seed_start, seed_start + n))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    if workers > 1:
-        cfg = cfg.replace(workers=1)  # the cores are shared between seeds, not within one
-    jobs = [(cfg, out_dir, s, threads, gif) for s in seeds]
-    outcomes: list[SeedOutcome] = []
-    if workers == 1:
-        for job in jobs:
-            outcomes.append(_worker(job))
+    runner = get_engine(engine, workers, address) if isinstance(engine, str) else engine
+    progress = GalleryProgress(total=n)
+    outcomes: dict[int, SeedOutcome] = {}
+    running: set[int] = set()
+    pages = {"done": 0, "at": time.monotonic()}
+
+    def note(o: SeedOutcome) -> None:
+        if o.status == "running":
+            running.add(o.seed)
+        elif o.final:
+            running.discard(o.seed)
+            outcomes[o.seed] = o
+            progress.done += o.status == "done"
+            progress.failed += o.status == "failed"
+            progress.skipped += o.status == "skipped"
             if on_done:
-                on_done(outcomes[-1])
-            if outcomes[-1].status == "interrupted":
-                break
-    else:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(workers) as pool:
-            for o in pool.imap_unordered(_worker, jobs):
-                outcomes.append(o)
-                if on_done:
-                    on_done(o)
+                on_done(o)
+            now = time.monotonic()
+            if pages_every and progress.done - pages["done"] >= pages_every and now - pages["at"] >= pages_interval_s:
+                write_pages(out_dir)
+                pages.update(done=progress.done, at=now)
+        progress.running = len(running)
+        if on_event:
+            on_event(o, progress)
+
+    todo = []
+    for s in seeds:
+        if is_done(out_dir / str(s)):
+            note(SeedOutcome(s, "skipped"))
+        else:
+            todo.append(s)
+    try:
+        if todo:
+            for o in runner.run(GalleryJob(cfg, out_dir, gif), todo):
+                note(o)
+    except KeyboardInterrupt:
+        for s in sorted(running):
+            note(SeedOutcome(s, "interrupted", "the gallery was interrupted; run it again to continue"))
+    finally:
+        runner.close()
     write_pages(out_dir)
-    return sorted(outcomes, key=lambda o: o.seed)
+    return sorted(outcomes.values(), key=lambda o: o.seed)
 
 
 def write_pages(out_dir: Path) -> tuple[Path, Path] | None:

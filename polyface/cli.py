@@ -8,6 +8,7 @@ answer at once, without loading torch.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
@@ -110,8 +111,10 @@ def evolve(preset, out, quiet, resume_dir, **flags) -> None:
 @click.option("--min-box", type=click_type(limits.MIN_BOX), default=0.5, show_default=True, help=limits.MIN_BOX.help)
 @click.option("--device", type=_field("device"), default="cpu", show_default=True, help="Where to score.")
 def score(images, as_json, min_box, device) -> None:
-    """Detect faces in IMAGES and say whether each passes the portrait rule."""
-    from polyface.detect import FaceDetector
+    """Detect faces in IMAGES: MTCNN's faces and portrait rule, and each other detector's verdict
+    (BlazeFace, the mean-face correlation, and OpenCV's Haar cascade when it is installed)."""
+    from polyface.detect import BlazeFace, FaceDetector
+    from polyface.prior import FacePrior
     from polyface.run import pick_device
     from polyface.score import load_image, score_images
 
@@ -119,12 +122,24 @@ def score(images, as_json, min_box, device) -> None:
     for p in images:  # fail before any work on a bad file
         load_image(p)
     det = FaceDetector(device=torch_device)
-    for s in score_images(list(images), det, min_box):
+    members = {"blazeface": BlazeFace(device=torch_device), "prior": FacePrior(torch_device)}
+    try:
+        from polyface.detect.haar import HaarDepth, HaarUnavailable
+
+        members["haar"] = HaarDepth(min_box)
+    except HaarUnavailable:
+        pass  # OpenCV is optional: the Haar verdict is left out
+    for s in score_images(list(images), det, min_box, members):
         if as_json:
             click.echo(json.dumps(s.to_dict()))
-        else:
-            faces = "; ".join(f"box {f['box']} p {f['prob']:.4f}" for f in s.faces) or "no faces"
-            click.echo(f"{s.path}: {'PORTRAIT' if s.portrait else 'not a portrait'} ({faces})")
+            continue
+        faces = "; ".join(f"box {f['box']} p {f['prob']:.4f}" for f in s.faces) or "no faces"
+        click.echo(f"{s.path}: {'PORTRAIT' if s.portrait else 'not a portrait'} ({faces})")
+        for name, v in s.detectors.items():
+            if name == "prior":
+                click.echo(f"  mean-face correlation {v['correlation']:+.3f}")
+            else:
+                click.echo(f"  {name:9s} {'yes' if v['portrait'] else 'no'}" + (f" (p {v['prob']:.4f})" if "prob" in v else ""))
 
 
 @cli.command()
@@ -216,14 +231,23 @@ def video(run_dir, out, fps, size, frames, hold) -> None:
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
 @click.option("--seed-start", type=click_type(limits.SEED_START), default=0, show_default=True, help="First seed.")
 @click.option("--time-limit", type=_field("time_limit"), help="Seconds per portrait.")
-@click.option("--workers", type=click_type(limits.WORKERS), default=0, help="Worker processes (default: one per core).")
+@click.option(
+    "--workers",
+    type=click_type(limits.WORKERS),
+    default=0,
+    help="Seeds at once (default: one per core; with Ray, the cluster's CPUs).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("outputs/gallery"), show_default=True)
 @click.option("--size", type=_field("size"), help="Output size of each portrait in px.")
 @click.option("--device", type=_field("device"), help="Where to score.")
 @click.option("--gif/--no-gif", default=True, show_default=True, help="An evolution.gif for each portrait.")
-def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) -> None:
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where seeds run: local processes, or a Ray cluster (pip install 'polyface[ray]').")
+@click.option("--address", help="Ray cluster to join (HEAD:6379; default $RAY_ADDRESS, else a local one).")
+def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, engine, address) -> None:
     """Evolve N portraits (seeds S..S+N-1) into OUT/<seed>/, then a contact sheet and index.html."""
     from polyface.batch import run_gallery
+    from polyface.engines import EngineUnavailable, get_engine
 
     if out.exists() and not out.is_dir():
         raise UserError(f"option --out: {out} exists and is not a folder")
@@ -232,11 +256,23 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif) 
     from polyface.run import pick_device
 
     pick_device(cfg.device)  # a missing GPU is an error before any seed starts
+    if address is not None and engine != "ray":
+        raise UserError("option --address needs --engine ray")
+    try:
+        runner = get_engine(engine, workers, address)
+        runner.start()  # Ray: join the cluster or start a local one; a cluster that is not there is an error
+    except EngineUnavailable as e:
+        raise UserError(str(e)) from None
+    shown = [0.0]
 
-    def report(o) -> None:
-        click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
+    def report(o, progress) -> None:
+        if o.final or o.status == "retrying":
+            click.echo(f"seed {o.seed}: {o.status} {o.detail}".rstrip(), err=True)
+        if o.final or time.monotonic() - shown[0] >= 5.0:
+            shown[0] = time.monotonic()
+            click.echo(progress.line(), err=True)
 
-    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, workers=workers, on_done=report, gif=gif)
+    outcomes = run_gallery(cfg, n, out, seed_start=seed_start, on_event=report, gif=gif, engine=runner)
     click.echo(str(out / "index.html"))
     if any(o.status == "interrupted" for o in outcomes):
         return EXIT_INTERRUPTED

@@ -19,6 +19,7 @@ PASS_TIER = 2.0
 FACE_TIER = 1.0
 LOGIT_SCALE = 20.0  # MTCNN face log-odds at which the margin term saturates
 BLAZE_LOGIT_SCALE = 10.0  # the same for BlazeFace (its logits are clipped at 100)
+TIE_BREAK = 0.4  # share of the room left in the lowest member's tier that the others' lead can fill
 
 
 def portrait_rule(det: Detections, min_box: float = 0.5) -> torch.Tensor:
@@ -94,8 +95,8 @@ def gate_tier(depth: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
 
 def ensemble_score(tiers: list[torch.Tensor]) -> torch.Tensor:
     """(B,) the consensus of several detectors' tiered scores: the lowest, so that no detector
-    can be maxed out while another still says no, plus a tie-break of a hundredth of the mean
-    gap to the others that never lifts a score into the next tier.
+    can be maxed out while another still says no, lifted towards the top of its tier by the
+    others' lead (so every member's progress counts), at most ``TIE_BREAK`` of the way.
 
     Every candidate that one detector rejects (below ``PASS_TIER``) therefore ranks below every
     candidate that all of them accept.
@@ -106,7 +107,8 @@ def ensemble_score(tiers: list[torch.Tensor]) -> torch.Tensor:
         return low
     tier = low.floor().clamp(max=PASS_TIER)
     cap = torch.where(tier >= PASS_TIER, torch.full_like(low, 3.0), tier + 0.9999)
-    return torch.minimum(low + 0.01 * (stacked.mean(0) - low), cap)
+    gap = (stacked.mean(0) - low) / (3.0 - low).clamp(min=1e-6)  # in [0, 1]: how far the others are ahead
+    return low + (cap - low).clamp(min=0.0) * TIE_BREAK * gap
 
 
 def combine_sizes(per_size: list[torch.Tensor]) -> torch.Tensor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +26,16 @@ class ImageScore:
     faces: list[dict]
     best_prob: float
     portrait: bool
+    detectors: dict = field(default_factory=dict)  # name -> that detector's verdict
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "faces": self.faces, "best_prob": self.best_prob, "portrait": self.portrait}
+        return {
+            "path": self.path,
+            "faces": self.faces,
+            "best_prob": self.best_prob,
+            "portrait": self.portrait,
+            "detectors": self.detectors,
+        }
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -63,8 +70,34 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: not a readable image ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
 
 
-def score_images(paths: list[str | Path], detector: FaceDetector, min_box: float = 0.5) -> list[ImageScore]:
-    """Detect faces in each image and apply the portrait rule."""
+def member_votes(x: torch.Tensor, detector: FaceDetector, members: dict, min_box: float) -> dict[str, dict]:
+    """Each ensemble member's verdict on one image (1,3,H,W): BlazeFace's portrait rule (on the
+    image area-averaged to its 128 px input), the mean-face correlation in MTCNN's box, and
+    the whole Haar cascade, for those in ``members`` (name -> module)."""
+    from polyface.search.problem import blaze_input
+
+    det = detector(x)
+    out = {}
+    if "blazeface" in members:
+        b = members["blazeface"](blaze_input(x))
+        out["blazeface"] = {
+            "portrait": bool(fitness.portrait_rule(b, min_box)[0]),
+            "prob": round(float(b.best_prob[0]), 6),
+            "faces": int(b.count[0]),
+        }
+    if "prior" in members:
+        corr = float(members["prior"](x, det.best_box)[0]) if int(det.count[0]) else 0.0
+        out["prior"] = {"correlation": round(corr, 4)}
+    if "haar" in members:
+        out["haar"] = {"portrait": bool(members["haar"].found(x)[0])}
+    return out
+
+
+def score_images(
+    paths: list[str | Path], detector: FaceDetector, min_box: float = 0.5, members: dict | None = None
+) -> list[ImageScore]:
+    """Detect faces in each image and apply the portrait rule; with ``members`` (see
+    ``member_votes``) each other detector's verdict too."""
     out = []
     for p in paths:
         img = load_image(p)
@@ -75,12 +108,16 @@ def score_images(paths: list[str | Path], detector: FaceDetector, min_box: float
             {"box": [round(float(v), 2) for v in b], "prob": round(float(pr), 6)}
             for b, pr in zip(boxes.tolist(), probs.tolist())
         ]
+        passes = bool(fitness.portrait_rule(det, min_box)[0])
+        votes = {"mtcnn": {"portrait": passes, "prob": round(float(det.best_prob[0]), 6), "faces": int(det.count[0])}}
+        votes.update(member_votes(x, detector, members or {}, min_box))
         out.append(
             ImageScore(
                 path=str(p),
                 faces=faces,
                 best_prob=round(float(det.best_prob[0]), 6),
-                portrait=bool(fitness.portrait_rule(det, min_box)[0]),
+                portrait=votes["mtcnn"]["portrait"],
+                detectors=votes,
             )
         )
     return out

@@ -109,7 +109,7 @@ def test_score_json_face_and_blank(face_crop: np.ndarray, tmp_path: Path) -> Non
     assert len(lines) == 2
     first, second = (json.loads(line) for line in lines)
     for d in (first, second):
-        assert set(d) == {"path", "faces", "best_prob", "portrait"}
+        assert set(d) == {"path", "faces", "best_prob", "portrait", "detectors"}
     assert first["path"] == str(face)
     assert len(first["faces"]) == 1
     f = first["faces"][0]
@@ -118,6 +118,21 @@ def test_score_json_face_and_blank(face_crop: np.ndarray, tmp_path: Path) -> Non
     assert first["portrait"] is True and first["best_prob"] >= 0.99
     assert second["path"] == str(blank)
     assert second["faces"] == [] and second["portrait"] is False
+    # every member of the ensemble says its word: all see the real face, none the blank
+    assert first["detectors"]["blazeface"]["portrait"] and first["detectors"]["haar"]["portrait"]
+    assert first["detectors"]["prior"]["correlation"] > 0.2
+    assert not any(v.get("portrait") for v in second["detectors"].values())
+
+
+def test_score_tells_an_mtcnn_only_portrait_from_an_ensemble_one(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data"
+    pngs = []
+    for name in ("mtcnn_only", "ensemble"):
+        pngs.append(tmp_path / f"{name}.png")
+        ok(["render", data / f"genome_{name}.json", "--size", "128", "-o", pngs[-1]])
+    first, second = (json.loads(line) for line in ok(["score", "--json", *pngs]).stdout.splitlines())
+    assert first["detectors"]["mtcnn"]["portrait"] and not first["detectors"]["blazeface"]["portrait"]
+    assert second["detectors"]["mtcnn"]["portrait"] and second["detectors"]["blazeface"]["portrait"]
 
 
 def test_score_text_output(face_crop: np.ndarray, tmp_path: Path) -> None:

@@ -87,8 +87,7 @@ class BlazeFace(nn.Module):
 
     @torch.inference_mode()
     def detect(self, images: torch.Tensor, min_score: float | None = None) -> tuple[Detections, torch.Tensor]:
-        """``forward``'s detections and ``max_logit``'s (B,) highest anchor logits from one pass
-        of the network."""
+        """``forward``'s detections and ``max_logit`` from one pass of the network."""
         imgs = self._inputs(images)
         b, _, h, w = imgs.shape
         x, box = letterbox(imgs)
@@ -99,8 +98,8 @@ class BlazeFace(nn.Module):
         offset = torch.tensor([box.x0, box.y0], device=self.device)
         boxes = m.boxes * scale.repeat(2) + offset.repeat(2)
         points = m.points * scale + offset
-        peak = logits.clamp(-SCORE_CLIP, SCORE_CLIP).amax(dim=1)
-        return _assemble(boxes, m.scores, m.logits, points, m.image_index, b, (h, w)), peak
+        top = logits.clamp(-SCORE_CLIP, SCORE_CLIP).amax(dim=1)
+        return _assemble(boxes, m.scores, m.logits, points, m.image_index, b, (h, w)), top
 
 
 def _assemble(boxes, probs, logits, points, index, b: int, size: tuple[int, int]) -> Detections:

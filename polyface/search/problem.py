@@ -143,9 +143,7 @@ class PortraitProblem:
         if self.blaze is not None:
             with t.section("blazeface"):
                 small = blaze_input(images)
-                bdet, peak = self.blaze.detect(small)  # one pass of the net: detections and the slope below them
-                peak = peak.to(images.device)
-                blogit = torch.where(bdet.count == 0, peak, torch.zeros_like(peak))
+                bdet, blogit = self.blaze.detect(small)
             tiers.append(fitness.detector_tier(bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE))
         if self.prior is not None:
             with t.section("prior"):

@@ -1,0 +1,87 @@
+"""One gallery seed, as every engine runs it: skip it when done, lock its folder, resume it
+when unfinished, and write its evolution.gif."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from polyface.config import Config
+from polyface.engines.base import SeedOutcome
+
+LOCK = ".lock"
+
+
+def is_done(run_dir: Path) -> bool:
+    """True when the run folder holds a finished run's result.json."""
+    try:
+        return json.loads((run_dir / "result.json").read_text()).get("status") == "done"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+class SeedLock:
+    """An exclusive, non-blocking lock on a seed folder (``.lock`` inside it)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.fd: int | None = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+
+    def acquire(self) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the lock
+            self.fd = None
+
+
+@contextlib.contextmanager
+def seed_lock(run_dir: Path) -> Iterator[bool]:
+    """Hold the lock on ``run_dir``; yields False when another process has it."""
+    lock = SeedLock(run_dir)
+    try:
+        yield lock.acquire()
+    finally:
+        lock.release()
+
+
+def run_seed(
+    cfg: Config, out_dir: Path, seed: int, threads: int = 0, gif: bool = True, hooks: list = ()
+) -> SeedOutcome:
+    """Run one seed into ``out_dir/<seed>`` unless it is done already or locked by another process;
+    an unfinished run there continues from its checkpoint. With ``gif``, also its evolution.gif
+    (40 frames) for the gallery page. Every engine runs a seed through this call."""
+    from polyface.run import evolve, resume
+
+    run_dir = out_dir / str(seed)
+    if is_done(run_dir):
+        return SeedOutcome(seed, "skipped")
+    with seed_lock(run_dir) as got:
+        if not got:
+            return SeedOutcome(seed, "busy", "another process is running this seed")
+        if is_done(run_dir):
+            return SeedOutcome(seed, "skipped")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        if (run_dir / "checkpoint.json").exists() or (run_dir / "config.toml").exists():
+            r = resume(run_dir, hooks=hooks)  # an interrupted gallery continues each unfinished seed
+        else:
+            r = evolve(cfg.replace(seed=seed), out=run_dir, hooks=hooks)
+        status = "interrupted" if r.status == "interrupted" else "done"
+        if status == "done" and gif:
+            from polyface.runio.animate import make_gif
+
+            make_gif(run_dir, frames=40)
+        return SeedOutcome(seed, status, f"score {r.score:.3f} portrait {r.portrait} {r.elapsed_s:.1f}s")
