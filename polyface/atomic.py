@@ -62,3 +62,11 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def probe_folder(folder: str | Path) -> None:
+    """Raise OSError unless a file can be made in ``folder`` (a read-only mount, /proc and the
+    like refuse). The probe is an unnamed temporary file where the system has them, so
+    nothing appears in the folder."""
+    with tempfile.TemporaryFile(dir=folder):
+        pass

@@ -8,6 +8,7 @@ answer at once, without loading torch.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from polyface.cli_support import (
     check_out_parent,
     check_run_dir,
     click_type,
+    quote,
 )
 from polyface.config import FIELDS
 from polyface.runio.progress import ProgressLine
@@ -69,7 +71,11 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
 @click.option("--population", type=_field("population"), help="Children per generation.")
 @click.option("--target", type=_field("target"), help="Face probability the portrait must reach at every size.")
 @click.option("--max-generations", type=_field("max_generations"), help="Stop after this many generations.")
-@click.option("--time-limit", type=_field("time_limit"), help="Stop after this many seconds.")
+@click.option(
+    "--time-limit",
+    type=_field("time_limit"),
+    help="Stop the search after this many seconds; the final check at every size comes on top (verify_s in result.json).",
+)
 @click.option("--device", type=_field("device"), help="Where to score.")
 @click.option("--threads", type=_field("threads"), help="CPU threads for torch (0: all cores).")
 @click.option("--frame-size", type=_field("frame_size"), help="Size of the frames written on each improvement.")
@@ -163,7 +169,7 @@ def render(genome, size, out, background) -> None:
     from polyface.render.cairo import save
 
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UserError(f"{out}: output extension must be .png, .svg or .pdf")
+        raise UserError(f"{quote(out)}: output extension must be .png, .svg or .pdf")
     g = load_genome(genome)
     if background is not None:
         try:
@@ -197,7 +203,7 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
 
     check_run_dir(run_dir)
     if out is not None and out.suffix.lower() not in (".gif", ".mp4"):
-        raise UserError(f"{out}: output extension must be .gif or .mp4")
+        raise UserError(f"{quote(out)}: output extension must be .gif or .mp4")
     if out is not None:
         check_out_parent(out)
     if (out is None or out.suffix.lower() == ".gif") and not limits.GIF_FPS.admits(fps):
@@ -216,11 +222,12 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
 def video(run_dir, out, fps, size, frames, hold) -> None:
     """Animate a run's evolution as an MP4 (needs imageio-ffmpeg: pip install 'polyface[video]')."""
     from polyface.runio import animate
+    from polyface.runio.layout import VIDEO
 
     check_run_dir(run_dir)
-    out = out or run_dir / "evolution.mp4"
+    out = out or run_dir / VIDEO
     if out.suffix.lower() != ".mp4":
-        raise UserError(f"{out}: output extension must be .mp4")
+        raise UserError(f"{quote(out)}: output extension must be .mp4")
     check_out_parent(out)
     info = animate.make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
     click.echo(f"{info.path}  ({info.n_frames} frames, {info.bytes / 1024:.0f} KiB)")
@@ -230,7 +237,12 @@ def video(run_dir, out, fps, size, frames, hold) -> None:
 @click.option("-n", "n", type=click_type(limits.GALLERY_RUNS), required=True, help=limits.GALLERY_RUNS.help)
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
 @click.option("--seed-start", type=click_type(limits.SEED_START), default=0, show_default=True, help="First seed.")
-@click.option("--time-limit", type=_field("time_limit"), help="Seconds per portrait.")
+@click.option(
+    "--time-limit",
+    type=_field("time_limit"),
+    help="Seconds of search per portrait; the final check at every size up to the print comes on top "
+    "(result.json records it as verify_s).",
+)
 @click.option(
     "--workers",
     type=click_type(limits.WORKERS),
@@ -284,8 +296,23 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``polyface`` command."""
-    cli.main(args=argv, prog_name="polyface")
+    """Entry point of the ``polyface`` command; Ctrl-C at any moment (start-up too) exits 130 quietly."""
+    try:
+        cli.main(args=argv, prog_name="polyface")
+    except KeyboardInterrupt:
+        _quiet_exit(EXIT_INTERRUPTED)
+
+
+def _quiet_exit(code: int) -> None:
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not print a traceback either
+    try:
+        sys.stderr.write("polyface: interrupted\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 if __name__ == "__main__":

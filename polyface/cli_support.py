@@ -16,13 +16,25 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def quote(path) -> str:
+    """A path as text for a one-line message (Python-quoted when it holds control characters)."""
+    from polyface.validate import quote as _quote
+
+    return _quote(path)
+
+
+def one_line(message) -> str:
+    """``message`` with control characters escaped, so that it prints as one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
+
+
 class UserError(click.ClickException):
     """A user mistake: one line on stderr, exit code 2."""
 
     exit_code = EXIT_USAGE
 
     def show(self, file=None) -> None:
-        click.echo(f"polyface: error: {self.format_message()}", err=True)
+        click.echo(f"polyface: error: {one_line(self.format_message())}", err=True)
 
 
 class _SpecMixin:
@@ -73,14 +85,15 @@ def _user_errors():
     from polyface.detect.haar import HaarUnavailable
     from polyface.genome import GenomeError
     from polyface.run import DeviceError
-    from polyface.runio.run_folder import RunFolderError
+    from polyface.runio.layout import RunFolderError
     from polyface.score import ImageError
+    from polyface.validate import FieldError, FileKindError
 
-    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable]
+    errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable, FieldError, FileKindError]
     try:
-        from polyface.runio.animate import MissingDependency, RunFolderError as AnimRunError
+        from polyface.runio.animate import MissingDependency
 
-        errors += [MissingDependency, AnimRunError]
+        errors.append(MissingDependency)
     except ImportError:
         pass
     return tuple(errors)
@@ -97,8 +110,9 @@ class PolyfaceGroup(click.Group):
         return code
 
     def _run(self, args, prog_name, complete_var, **extra) -> int:
-        errors = _user_errors()
+        errors: tuple = ()
         try:
+            errors = _user_errors()  # imports torch: inside the try, since Ctrl-C may land here
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as e:
             return e.exit_code
@@ -106,37 +120,56 @@ class PolyfaceGroup(click.Group):
             e.show()
             return EXIT_USAGE
         except click.ClickException as e:
-            click.echo(f"polyface: error: {e.format_message()}", err=True)
+            click.echo(f"polyface: error: {one_line(e.format_message())}", err=True)
             return EXIT_USAGE
         except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo("polyface: interrupted", err=True)
             return EXIT_INTERRUPTED
-        except errors as e:
-            click.echo(f"polyface: error: {e}", err=True)
-            return EXIT_USAGE
+        except Exception as e:
+            if isinstance(e, errors):
+                click.echo(f"polyface: error: {one_line(e)}", err=True)
+                return EXIT_USAGE
+            if isinstance(e, OSError):  # a genuine I/O failure while working: one line, exit 1
+                where = f"{quote(e.filename)}: " if e.filename else ""
+                click.echo(f"polyface: error: {one_line(where + (e.strerror or str(e)))}", err=True)
+                return 1
+            raise
         return rv if isinstance(rv, int) else 0
 
 
 def check_out_parent(out: Path) -> None:
-    """An output file must not be a folder, and its folder must pass ``_check_out_folder``."""
+    """An output file must not be a folder, and its folder must pass ``check_out_folder``."""
     if out.is_dir():
-        raise UserError(f"{out}: is a folder; give a file name")
-    check_out_folder(out.parent if str(out.parent) else Path("."), str(out))
+        raise UserError(f"{quote(out)}: is a folder; give a file name")
+    if os.path.islink(out) and not out.exists():
+        raise UserError(f"{quote(out)}: is a dangling link; remove it or give another file name")
+    if os.path.lexists(out) and not out.is_file():
+        raise UserError(f"{quote(out)}: exists and is not a regular file")
+    check_out_folder(out.parent if str(out.parent) else Path("."), quote(out))
 
 
 def check_out_folder(out: Path, what: str) -> None:
-    """An output folder (made if missing) must not be, or lie under, a file and must be writable."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{what}: {out} exists and is not a folder")
+    """An output folder (made if missing) must not be, or lie under, a file or a dangling link,
+    and must be one where files can be made (not read-only, not /proc)."""
+    from polyface.atomic import probe_folder
+
+    if os.path.lexists(out) and not out.is_dir():
+        kind = "a dangling link" if os.path.islink(out) and not out.exists() else "not a folder"
+        raise UserError(f"{what}: {quote(out)} exists and is {kind}")
     parent = out
-    while not parent.exists():
+    while not os.path.lexists(parent):
         parent = parent.parent
     if not parent.is_dir():
-        raise UserError(f"{what}: {out}: {parent} is not a folder")
+        kind = "a dangling link" if os.path.islink(parent) and not parent.exists() else "not a folder"
+        raise UserError(f"{what}: {quote(out)}: {quote(parent)} is {kind}")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{what}: {out}: folder {parent} is not writable")
+        raise UserError(f"{what}: {quote(out)}: folder {quote(parent)} is not writable")
+    try:
+        probe_folder(parent)
+    except OSError as e:
+        raise UserError(f"{what}: {quote(out)}: no file can be made in {quote(parent)} ({e.strerror or e})") from None
 
 
 def check_run_dir(run_dir: Path) -> None:
     if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: not a run folder (no such folder)")
+        raise UserError(f"{quote(run_dir)}: not a run folder (no such folder)")

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import tomli_w
+
 from polyface import limits
 from polyface.limits import Spec
 from polyface.limits import fmt as _fmt
@@ -22,6 +24,12 @@ PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 class ConfigError(ValueError):
     """A setting is unknown, of the wrong type or out of range."""
+
+
+# Keys a run's config.toml records after the settings; a preset loader ignores them, so that
+# file runs again as a preset (``polyface evolve --preset RUN/config.toml``).
+PROVENANCE = ("polyface_version", "torch_version", "python_version", "resolved_device")
+MAX_PRESET_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -245,26 +253,6 @@ def apply(cfg: Config, values: dict[str, Any], source: str = "") -> Config:
 
 
 def to_toml(values: dict[str, Any]) -> str:
-    """A flat dict of settings as TOML text."""
-    lines = []
-    for k, v in values.items():
-        lines.append(f"{k} = {_toml_value(v)}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return '"' + "".join(_TOML_ESCAPES.get(c) or _toml_char(c) for c in str(v)) + '"'
-
-
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def _toml_char(c: str) -> str:
-    """A character of a TOML basic string: control characters (and DEL) as \\uXXXX."""
-    return f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c
+    """A flat dict of settings as TOML text (any string, control characters included, is
+    written so that it reads back the same)."""
+    return tomli_w.dumps(values)

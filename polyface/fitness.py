@@ -130,6 +130,12 @@ def combine_sizes(per_size: list[torch.Tensor]) -> torch.Tensor:
     return torch.where(j > 0, multi, first)
 
 
+def full_pass_score(n_sizes: int) -> float:
+    """The lowest score of a candidate that passes at every one of ``n_sizes`` search sizes
+    (``combine_sizes`` with every size passing and a zero margin)."""
+    return PASS_TIER + (n_sizes - 1) / n_sizes
+
+
 def landmark_plausibility(det: Detections) -> torch.Tensor:
     """(B,) in [0, 1]: how much the best face's five landmarks are laid out like a face's.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,15 @@ MIN_VERTICES, MAX_VERTICES = 3, 64
 
 class GenomeError(ValueError):
     """A genome (or its JSON) is malformed; the message names the field and the allowed range."""
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A short one-line repr of a bad value for a message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return "a huge integer"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -101,9 +112,9 @@ def _exact(arr: np.ndarray) -> list:
 def validate(g: Genome) -> None:
     """Raise GenomeError naming the first field that is out of shape, type or range."""
     if g.mode not in MODES:
-        raise GenomeError(f"field 'mode' must be one of {', '.join(MODES)}, got {g.mode!r}")
+        raise GenomeError(f"field 'mode' must be one of {', '.join(MODES)}, got {_shown(g.mode)}")
     if not isinstance(g.symmetric, (bool, np.bool_)):
-        raise GenomeError(f"field 'symmetric' must be true or false, got {g.symmetric!r}")
+        raise GenomeError(f"field 'symmetric' must be true or false, got {_shown(g.symmetric)}")
     v, c, b = g.vertices, g.colours, g.background
     if v.ndim != 3 or v.shape[2] != 2:
         raise GenomeError(f"field 'vertices' must have shape (N, V, 2), got {tuple(v.shape)}")
@@ -179,14 +190,14 @@ def from_dict(data: Any) -> Genome:
     if not isinstance(data, dict):
         raise GenomeError(f"a genome must be a JSON object, got {type(data).__name__}")
     if data.get("format") != FORMAT:
-        raise GenomeError(f"field 'format' must be {FORMAT!r}, got {data.get('format')!r}")
+        raise GenomeError(f"field 'format' must be {FORMAT!r}, got {_shown(data.get('format'))}")
     version = data.get("version")
     if isinstance(version, bool) or version != VERSION:
-        raise GenomeError(f"field 'version' must be {VERSION}, got {version!r}")
+        raise GenomeError(f"field 'version' must be {VERSION}, got {_shown(version)}")
     known = {"format", "version", "mode", "symmetric", "background", "vertices", "colours"}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise GenomeError(f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+        raise GenomeError(f"unknown field {_shown(unknown[0])}; allowed: {', '.join(sorted(known))}")
     for key in ("vertices", "colours", "background"):
         if key not in data:
             raise GenomeError(f"field {key!r} is missing")
@@ -194,7 +205,7 @@ def from_dict(data: Any) -> Genome:
     for key in ("vertices", "colours", "background"):
         try:
             arr = np.asarray(data[key], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise GenomeError(f"field {key!r} must be a (nested) list of numbers of equal lengths") from None
         if arr.dtype == object:
             raise GenomeError(f"field {key!r} must be a (nested) list of numbers of equal lengths")
@@ -207,41 +218,77 @@ def from_dict(data: Any) -> Genome:
         cols = cols.reshape(0, 4)
     mode = data.get("mode", "rgba")
     if not isinstance(mode, str):
-        raise GenomeError(f"field 'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+        raise GenomeError(f"field 'mode' must be one of {', '.join(MODES)}, got {_shown(mode)}")
     sym = data.get("symmetric", False)
     if not isinstance(sym, bool):
-        raise GenomeError(f"field 'symmetric' must be true or false, got {sym!r}")
+        raise GenomeError(f"field 'symmetric' must be true or false, got {_shown(sym)}")
     for key, arr in (("vertices", verts), ("colours", cols), ("background", arrays["background"])):
         if arr.size and np.any(np.abs(arr[np.isfinite(arr)]) > 3.4e38):
             raise GenomeError(f"field {key!r} holds a number too large for float32")
     return Genome(verts, cols, arrays["background"], mode, sym)
 
 
+MAX_DIGITS = 40  # no number of a genome needs a longer integer literal
+
+
+def _int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_DIGITS:
+        raise GenomeError(f"not valid JSON: an integer of {len(literal)} digits is out of range")
+    return int(literal)
+
+
 def from_json(text: str) -> Genome:
-    """Parse a genome from JSON text (see ``Genome.to_json``)."""
+    """Parse a genome from JSON text (see ``Genome.to_json``). A huge integer literal is refused
+    as the reader meets it; NaN and Infinity are read, then refused by ``validate`` naming the field."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_int)
     except json.JSONDecodeError as e:
         raise GenomeError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except RecursionError:
         raise GenomeError("not valid JSON: nested too deeply") from None
+    except GenomeError:
+        raise
+    except ValueError as e:
+        raise GenomeError(f"not valid JSON ({type(e).__name__})") from None
     return from_dict(data)
 
 
+MAX_GENOME_BYTES = 64 * 1024 * 1024  # 4096 polygons of 64 vertices take about 8 MB of JSON
+
+
 def load_genome(path: str | Path) -> Genome:
-    """Read a genome file; every problem is one GenomeError naming the file."""
+    """Read a genome file: a regular file of at most ``MAX_GENOME_BYTES`` (never a FIFO, device
+    or folder); every problem is one GenomeError naming the file."""
     path = Path(path)
-    if path.is_dir():
-        raise GenomeError(f"{path}: is a folder, not a genome file")
+    shown = repr(str(path)) if any(not c.isprintable() for c in str(path)) else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise GenomeError(f"{path}: no such genome file") from None
-    except UnicodeDecodeError:
-        raise GenomeError(f"{path}: not a text file (genomes are JSON)") from None
+        raise GenomeError(f"{shown}: no such genome file") from None
+    except IsADirectoryError:
+        raise GenomeError(f"{shown}: is a folder, not a regular genome file (JSON)") from None
     except OSError as e:
-        raise GenomeError(f"{path}: cannot be read ({e.strerror})") from None
+        raise GenomeError(f"{shown}: cannot be read ({e.strerror or type(e).__name__})") from None
     try:
-        return from_json(text)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise GenomeError(f"{shown}: is {kind}, not a regular genome file (JSON)")
+        if st.st_size > MAX_GENOME_BYTES:
+            raise GenomeError(f"{shown}: {st.st_size} bytes; a genome file (JSON) may be at most {MAX_GENOME_BYTES} bytes")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            raw = f.read(MAX_GENOME_BYTES + 1)
+    except OSError as e:
+        raise GenomeError(f"{shown}: cannot be read ({e.strerror or type(e).__name__})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > MAX_GENOME_BYTES:
+        raise GenomeError(f"{shown}: a genome file (JSON) may be at most {MAX_GENOME_BYTES} bytes")
+    try:
+        return from_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise GenomeError(f"{shown}: not a text file (genomes are JSON)") from None
     except GenomeError as e:
-        raise GenomeError(f"{path}: {e}") from None
+        raise GenomeError(f"{shown}: {e}") from None

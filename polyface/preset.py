@@ -12,7 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from polyface.config import PRESET_NAME, Config, ConfigError, apply
+from polyface import validate
+from polyface.config import MAX_PRESET_BYTES, PRESET_NAME, PROVENANCE, Config, ConfigError, apply
 
 
 def builtin_presets() -> dict[str, Path]:
@@ -24,22 +25,27 @@ def builtin_presets() -> dict[str, Path]:
 
 
 def read_preset_file(path: Path) -> dict[str, Any]:
-    """Parse a preset TOML file into a dict of raw values (not yet validated)."""
-    source = str(path)
-    if path.is_dir():
-        raise ConfigError(f"{source}: is a folder, not a preset file (.toml)")
+    """Parse a preset TOML file (a regular file of at most ``MAX_PRESET_BYTES``) into a dict of
+    raw values, not yet validated; the provenance keys of a run's config.toml are dropped."""
+    source = validate.quote(path)
     try:
-        raw = path.read_bytes()
+        raw = validate.read_regular(path, MAX_PRESET_BYTES, "preset file (.toml)")
     except FileNotFoundError:
         raise ConfigError(f"{source}: no such preset file") from None
+    except validate.FileKindError as e:
+        raise ConfigError(str(e)) from None
     except OSError as e:
-        raise ConfigError(f"{source}: cannot be read ({e.strerror})") from None
+        raise ConfigError(f"{source}: cannot be read ({e.strerror or type(e).__name__})") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not a text file (preset files are UTF-8 TOML)") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
+    for key in PROVENANCE:
+        data.pop(key, None)
     if not data:
         raise ConfigError(f"{source}: empty preset (give at least 'description')")
     return data
@@ -68,7 +74,7 @@ def load_preset(name_or_path: str = "default") -> Config:
     name, path = resolve_preset(name_or_path)
     data = read_preset_file(path)
     data.setdefault("preset", name)
-    return apply(Config(), data, str(path))
+    return apply(Config(), data, validate.quote(path))
 
 
 def describe_presets() -> list[tuple[str, str]]:

@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polyface import atomic
+from polyface import atomic, validate
 from polyface._version import __version__
-from polyface.config import Config, parse_colour, to_toml
+from polyface.config import Config, apply, parse_colour, to_toml
 from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import random_genome
+from polyface.runio import readers
 from polyface.runio.gif import GifHook
-from polyface.runio.run_folder import RunFolder
+from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
+from polyface.runio.run_folder import RunFolder, check_new
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings
@@ -152,7 +154,8 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
 
 
 def config_record(cfg: Config, device: torch.device) -> str:
-    """config.toml's text: every resolved setting, then versions and device."""
+    """config.toml's text: every resolved setting, then versions and device (which a preset
+    loader ignores, so the file is a preset that runs the same again)."""
     values = cfg.to_dict()
     values["polyface_version"] = __version__
     values["torch_version"] = torch.__version__
@@ -183,20 +186,14 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     same result). ``stop_overrides`` (max_generations, time_limit, stagnation) may extend
     its stop rules.
     """
-    from polyface.config import FIELDS, apply
-    from polyface.preset import read_preset_file
-    from polyface.runio.run_folder import CHECKPOINT, RunFolderError, read_checkpoint
-
     folder = Path(out)
     doc = None
-    if folder.is_dir() and not (folder / CHECKPOINT).exists() and (folder / "config.toml").is_file():
-        source = str(folder / "config.toml")
-        values = {k: v for k, v in read_preset_file(folder / "config.toml").items() if k in FIELDS}
+    if folder.is_dir() and not os.path.lexists(folder / CHECKPOINT) and os.path.lexists(folder / CONFIG):
+        source = validate.quote(folder / CONFIG)
+        values = readers.read_config(folder)
     else:
-        doc = read_checkpoint(folder)
-        source, values = str(folder / CHECKPOINT), doc["config"]
-    if not isinstance(values, dict):
-        raise RunFolderError(f"{source}: field 'config' must be a table of settings")
+        doc = readers.read_checkpoint(folder)
+        source, values = validate.quote(folder / CHECKPOINT), doc["config"]
     cfg = apply(Config(), values, source)
     if cfg.seed is None:
         raise RunFolderError(f"{source}: field 'seed' is missing")
@@ -214,26 +211,11 @@ def _run(
     device = pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if folder is not None and doc is None:
+        check_new(folder)  # before the slow start-up, and before anything is written
     with timings.section("start: detectors and problem"):
         problem, strategy = build(cfg, device)
-    state = None
-    if doc is not None:
-        from polyface.runio.run_folder import RunFolderError
-
-        loaded = {}
-        for part, load in (
-            ("strategy", strategy.load_state_dict),
-            ("problem", problem.load_state_dict),
-            ("loop", LoopState.from_dict),
-        ):
-            try:
-                loaded[part] = load(doc[part])
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-                what = f"'{e.args[0]}' missing or wrong" if isinstance(e, KeyError) and e.args else type(e).__name__
-                raise RunFolderError(
-                    f"{folder}/checkpoint.json: field '{part}' is malformed ({what}); the run cannot be resumed"
-                ) from None
-        state = loaded["loop"]
+    state = _load_state(doc, folder, strategy, problem) if doc is not None else None
     all_hooks = list(hooks)
     if folder is not None:
         with timings.section("start: run folder"):
@@ -257,12 +239,12 @@ def _run(
         problem.timings = timings
         strategy = TimedStrategy(strategy, timings)
         all_hooks = [TimedHook(h, timings) for h in all_hooks]
-    if workers > 1:
-        with timings.section("start: worker processes"):
-            # The first generations are scored in this process while the workers load their detectors.
-            pool = WorkerPool(workers, problem.settings, profile=cfg.profile, wait=False)
-            problem.use_pool(pool, local_batches=LOCAL_BATCHES)
     try:
+        if workers > 1:  # inside the try: Ctrl-C while the workers start still closes them
+            with timings.section("start: worker processes"):
+                # The first generations are scored in this process while the workers load their detectors.
+                pool = WorkerPool(workers, problem.settings, profile=cfg.profile, wait=False)
+                problem.use_pool(pool, local_batches=LOCAL_BATCHES)
         result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
     finally:
         with timings.section("stop: worker processes"):
@@ -287,3 +269,24 @@ def write_profile(timings: Timings, wall: float, result: Result, workers: int, f
     if folder is not None:
         atomic.write_text(Path(folder) / "profile.json", json.dumps(doc, indent=2) + "\n")
     return doc
+
+
+def _load_state(doc: dict, folder: Path, strategy, problem) -> LoopState:
+    """Put strategy and problem into the checkpoint's state and read the loop's; any malformed
+    part is one RunFolderError naming the field (nothing on disk has been changed yet)."""
+    loaded = {}
+    for part, load in (
+        ("strategy", strategy.load_state_dict),
+        ("problem", problem.load_state_dict),
+        ("loop", LoopState.from_dict),
+    ):
+        try:
+            loaded[part] = load(doc[part])
+        except validate.FieldError as e:
+            raise RunFolderError(f"{validate.quote(folder / CHECKPOINT)}: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError) as e:
+            what = f"'{e.args[0]}' missing or wrong" if isinstance(e, KeyError) and e.args else type(e).__name__
+            raise RunFolderError(
+                f"{validate.quote(folder / CHECKPOINT)}: field '{part}' is malformed ({what}); the run cannot be resumed"
+            ) from None
+    return loaded["loop"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +11,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polyface import fitness
+from polyface import fitness, validate
 from polyface.detect.mtcnn import FaceDetector
 
 MAX_PIXELS = 8192 * 8192
+MAX_IMAGE_BYTES = 512 * 1024 * 1024  # an uncompressed 8192x8192 RGBA BMP is 256 MiB
 
 
 class ImageError(ValueError):
@@ -41,17 +43,24 @@ class ImageScore:
 def load_image(path: str | Path) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB; any problem is an ImageError naming the file."""
     path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image")
+    shown = validate.quote(path)
+    try:
+        data = validate.read_regular(path, MAX_IMAGE_BYTES, "image file")
+    except FileNotFoundError:
+        raise ImageError(f"{shown}: no such file") from None
+    except validate.FileKindError as e:
+        raise ImageError(str(e)) from None
+    except OSError as e:
+        raise ImageError(f"{shown}: cannot be read ({e.strerror or type(e).__name__})") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(data)) as im:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
-                    raise ImageError(f"{path}: image is {w}x{h}; allowed at most {MAX_PIXELS} pixels")
+                    raise ImageError(f"{shown}: image is {w}x{h}; allowed at most {MAX_PIXELS} pixels")
                 if w < 1 or h < 1:
-                    raise ImageError(f"{path}: image is {w}x{h}; allowed at least 1x1")
+                    raise ImageError(f"{shown}: image is {w}x{h}; allowed at least 1x1")
                 im.load()
                 if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                     rgba = im.convert("RGBA")
@@ -63,11 +72,11 @@ def load_image(path: str | Path) -> np.ndarray:
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
+        raise ImageError(f"{shown}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: image too large; allowed at most {MAX_PIXELS} pixels") from None
+        raise ImageError(f"{shown}: image too large; allowed at most {MAX_PIXELS} pixels") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: not a readable image ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+        raise ImageError(f"{shown}: not a readable image ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
 
 
 def member_votes(x: torch.Tensor, detector: FaceDetector, members: dict, min_box: float) -> dict[str, dict]:

@@ -343,6 +343,9 @@ GALLERY_CASES = [
     Case("gallery-device-unknown", ["gallery", "-n", "1", "--device", "tpu", "--out", "g"], ("--device", "auto, cpu, cuda")),
     Case("gallery-device-cuda-missing", ["gallery", "-n", "1", "--device", "cuda", "--out", "g"], ("cuda", "no CUDA GPU"),
          marks=(pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present"),)),
+    Case("gallery-engine-unknown", ["gallery", "-n", "1", "--engine", "spark", "--out", "g"], ("--engine", "local", "ray")),
+    Case("gallery-address-without-ray", ["gallery", "-n", "1", "--address", "127.0.0.1:6379", "--out", "g"],
+         ("--address", "--engine ray")),
     Case("unknown-command", ["paint"], ("paint",)),
 ]
 

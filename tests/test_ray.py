@@ -28,7 +28,8 @@ os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 ray = pytest.importorskip("ray")
 
 from polyface.batch import run_gallery  # noqa: E402
-from polyface.config import Config, apply, read_preset_file  # noqa: E402
+from polyface.config import Config, apply  # noqa: E402
+from polyface.preset import read_preset_file  # noqa: E402
 from polyface.engines.ray import RayEngine  # noqa: E402
 from polyface.genome import from_json  # noqa: E402
 from polyface.runio.run_folder import read_checkpoint  # noqa: E402

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from polyface.config import Config
 from polyface.engines.base import SeedOutcome
+from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT
 
-LOCK = ".lock"
 
 
 def is_done(run_dir: Path) -> bool:
     """True when the run folder holds a finished run's result.json."""
     try:
-        return json.loads((run_dir / "result.json").read_text()).get("status") == "done"
+        return json.loads((run_dir / RESULT).read_text()).get("status") == "done"
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -75,7 +75,7 @@ def run_seed(
             import torch
 
             torch.set_num_threads(threads)
-        if (run_dir / "checkpoint.json").exists() or (run_dir / "config.toml").exists():
+        if (run_dir / CHECKPOINT).exists() or (run_dir / CONFIG).exists():
             r = resume(run_dir, hooks=hooks)  # an interrupted gallery continues each unfinished seed
         else:
             r = evolve(cfg.replace(seed=seed), out=run_dir, hooks=hooks)

@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from polyface import atomic
+from polyface.runio.layout import CHECKPOINT, RESULT
 
 Entry = tuple[str, int, bytes]
 
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-LAST = ("checkpoint.json", "result.json")  # written after the files they describe
+LAST = (CHECKPOINT, RESULT)  # written after the files they describe
 MAX_FILE = 512 * 2**20
 
 

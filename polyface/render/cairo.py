@@ -15,6 +15,7 @@ import numpy as np
 from polyface import limits
 from polyface.atomic import atomic_path
 from polyface.genome import Genome
+from polyface.validate import is_int
 
 if TYPE_CHECKING:
     import torch
@@ -87,7 +88,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def check_size(size: int) -> None:
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
+    if not is_int(size) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"size must be an integer in {MIN_SIZE}..{MAX_SIZE} pixels, got {size!r}")
 
 

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from polyface.genome import Genome
+from polyface.validate import is_int
 
 # Fixed-point scale of Cairo's coordinates (24.8).
 _FIX = 256
@@ -186,7 +187,7 @@ def render(packed: PackedPopulation, size: int, max_bytes: int = DEFAULT_MAX_BYT
     at large sizes, of genomes) whose working memory stays under about ``max_bytes``; the output
     and a few (B, 3, H, W) temporaries come on top.
     """
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+    if not is_int(size) or size < 1:
         raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
     size = int(size)
     bsz, n = packed.batch_size, packed.n_polygons

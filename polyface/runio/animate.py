@@ -22,7 +22,8 @@ from polyface.runio.frames import (
     select_frames,
 )
 from polyface.runio.gif import DEFAULT_GIF, GIF_COLOURS, GIF_MAX_FPS, PALETTE_SAMPLE, GifHook, make_gif, quantize
-from polyface.runio.history import HISTORY, HistoryEntry, RunFolderError, read_history
+from polyface.runio.layout import HISTORY, RunFolderError
+from polyface.runio.readers import HistoryEntry, read_history
 from polyface.runio.video import DEFAULT_VIDEO, INSTALL_HINT, MissingDependency, make_video
 
 __all__ = [

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 from polyface import limits
 from polyface.genome import GenomeError, from_dict
 from polyface.render.cairo import render_rgb
-from polyface.runio.history import HISTORY, HistoryEntry, RunFolderError, read_history
+from polyface.runio.layout import HISTORY, RunFolderError
+from polyface.runio.readers import HistoryEntry, read_history
 from polyface.runio.text import font as _font
 from polyface.runio.text import format_score
 

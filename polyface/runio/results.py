@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyface.runio.layout import RESULT
+
 log = logging.getLogger(__name__)
 
-RESULT = "result.json"
 _SEED_DIR = re.compile(r"[0-9]+")
 
 
@@ -100,7 +101,7 @@ def read_summary(run_dir: str | Path) -> RunSummary:
         preset=_text(data.get("preset")),
         status=_text(data.get("status")),
         best=_number(data.get("best")),
-        best_prob=_number(data.get("best_prob")),
+        best_prob=_number(data.get("min_prob", data.get("best_prob"))),  # min_prob; best_prob in older files
         portrait=portrait if isinstance(portrait, bool) else None,
         generations=_integer(data.get("generations")),
         evaluations=_integer(data.get("evaluations")),

@@ -1,18 +1,7 @@
 """The run folder: a hook that writes frames, history, log and the final portrait.
 
-Layout::
-
-    RUN/config.toml      every resolved setting, seed, versions, device
-    RUN/genome.json      the best genome
-    RUN/best.png         the portrait at the output size (antialiased, from the genome)
-    RUN/best.svg
-    RUN/frames/000001.png  a frame each time the best improved
-    RUN/history.jsonl    one line per frame: generation, evaluations, best, elapsed_s, genome
-    RUN/log.jsonl        one line per generation (every ``log_every``)
-    RUN/checkpoint.json  everything needed to continue the run exactly (every few seconds, at exit)
-    RUN/result.json      the summary, written last
-
-Every whole file is written atomically; the two .jsonl files grow one complete line per write.
+The layout and file names are in ``polyface.runio.layout``. Every whole file is written
+atomically; the two .jsonl files grow one complete line per write.
 """
 
 from __future__ import annotations
@@ -20,36 +9,69 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from polyface import atomic
 from polyface.genome import Genome
 from polyface.render import cairo as cairo_render
+from polyface.runio import layout
+from polyface.runio.layout import CHECKPOINT, CONFIG, FRAMES, HISTORY, LOG, RESULT, RunFolderError
+from polyface.runio import readers
+from polyface.runio.readers import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cut_to_last_line, read_checkpoint
 from polyface.search.loop import Progress, Result
+from polyface.validate import quote
 
-RESULT = "result.json"
-CHECKPOINT = "checkpoint.json"
-CHECKPOINT_FORMAT = "polyface-checkpoint"
-CHECKPOINT_VERSION = 1
+__all__ = ["RunFolder", "RunFolderError", "check_new", "prepare", "read_checkpoint"]
+
+# A temporary file of ``atomic`` beside one of ours: ``.<name>.<random>.tmp``.
+_OUR_TEMP = re.compile(r"\.(" + "|".join(re.escape(n) for n in layout.WRITTEN) + r"|[0-9]{6}\.png)\.[^/]*\.tmp")
+# What a run killed before its first checkpoint (or a gallery's lock) may leave in its folder.
+_FRESH_LEFTOVERS = {CONFIG, LOG, HISTORY, FRAMES, layout.GENOME, layout.BEST_PNG, layout.BEST_SVG, layout.LOCK}
 
 
-class RunFolderError(OSError):
-    """The run folder cannot be made or written."""
+def _ours(name: str) -> bool:
+    return name in _FRESH_LEFTOVERS or bool(_OUR_TEMP.fullmatch(name))
+
+
+def check_new(out: Path) -> None:
+    """Refuse ``out`` for a new run unless it is missing, empty, or what a run of ours killed
+    before its first checkpoint left there; changes nothing on disk."""
+    out = Path(out)
+    if os.path.lexists(out) and not out.is_dir():
+        what = "a dangling link" if out.is_symlink() and not out.exists() else "not a folder"
+        raise RunFolderError(f"{quote(out)}: exists and is {what}")
+    if not out.is_dir():
+        return
+    try:
+        names = os.listdir(out)
+    except OSError as e:
+        raise RunFolderError(f"{quote(out)}: cannot be read ({e.strerror})") from None
+    if CHECKPOINT in names or RESULT in names:
+        raise RunFolderError(f"{quote(out)}: already holds a run; continue it with --resume or choose another --out")
+    foreign = sorted(n for n in names if not _ours(n))
+    if foreign:
+        raise RunFolderError(
+            f"{quote(out)}: is not empty and not a polyface run folder (it holds {quote(foreign[0])}); "
+            "choose a new or empty --out"
+        )
 
 
 def prepare(out: Path) -> Path:
-    """Make the run folder (refusing a file in the way), and check that it can be written."""
+    """Make the run folder and its frames/ folder, and check that they can be written."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RunFolderError(f"{out}: exists and is not a folder")
+    if os.path.lexists(out) and not out.is_dir():
+        raise RunFolderError(f"{quote(out)}: exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "frames").mkdir(exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise RunFolderError(f"{quote(out)}: folder is not writable")
+        (out / FRAMES).mkdir(exist_ok=True)
+    except RunFolderError:
+        raise
     except OSError as e:
-        raise RunFolderError(f"{out}: cannot create the run folder ({e.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise RunFolderError(f"{out}: folder is not writable")
+        raise RunFolderError(f"{quote(out)}: cannot create the run folder ({e.strerror or type(e).__name__})") from None
     return out
 
 
@@ -60,36 +82,6 @@ def _append_line(path: Path, obj: dict[str, Any]) -> None:
         os.write(fd, line)
     finally:
         os.close(fd)
-
-
-def _truncate(path: Path, size: int) -> None:
-    if path.exists() and path.stat().st_size > size:
-        with open(path, "r+b") as f:
-            f.truncate(size)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def read_checkpoint(run_dir: Path) -> dict[str, Any]:
-    """The checkpoint of a run folder, checked for its format; RunFolderError names what is wrong."""
-    run_dir = Path(run_dir)
-    path = run_dir / CHECKPOINT
-    if not run_dir.is_dir():
-        raise RunFolderError(f"{run_dir}: no such run folder")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunFolderError(f"{path}: no checkpoint to resume from (not a polyface run folder?)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise RunFolderError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
-        raise RunFolderError(f"{path}: field 'format' must be {CHECKPOINT_FORMAT!r}")
-    if doc.get("version") != CHECKPOINT_VERSION:
-        raise RunFolderError(f"{path}: field 'version' must be {CHECKPOINT_VERSION}, got {doc.get('version')!r}")
-    for key in ("config", "files", "loop", "strategy", "problem", "n_frames", "improvements"):
-        if key not in doc:
-            raise RunFolderError(f"{path}: field {key!r} is missing")
-    return doc
 
 
 def _writes(method):
@@ -104,8 +96,8 @@ def _writes(method):
             if isinstance(e, RunFolderError):
                 raise
             raise RunFolderError(
-                f"{self.out}: cannot write the run folder ({e.strerror or e}); the last checkpoint is kept: "
-                f"make room, then continue with: polyface evolve --resume {self.out}"
+                f"{quote(self.out)}: cannot write the run folder ({e.strerror or e}); the last checkpoint is kept: "
+                f"make room, then continue with: polyface evolve --resume {quote(self.out)}"
             ) from None
 
     return wrapper
@@ -126,7 +118,9 @@ class RunFolder:
         config: dict[str, Any] | None = None,
         resume: dict[str, Any] | None = None,
     ) -> None:
-        self.out = prepare(out)
+        if resume is None:
+            check_new(out)
+        self.out = Path(out)
         self.config = dict(config or {})
         self.size = size
         self.frame_size = frame_size
@@ -135,31 +129,28 @@ class RunFolder:
         self.summary = dict(summary or {})
         self.n_frames = 0
         self._improvements = 0
-        for stale in self.out.glob(".*.tmp"):  # a temp file left by a killed process: never complete
-            stale.unlink(missing_ok=True)
-        for stale in (self.out / "frames").glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
+        prepare(self.out)
+        for folder in (self.out, self.out / FRAMES):  # temp files left by a killed process: never complete
+            for stale in folder.glob(".*.tmp"):
+                if _OUR_TEMP.fullmatch(stale.name):
+                    stale.unlink(missing_ok=True)
         if resume is not None:
-            # Back to the checkpoint: drop log lines and frames written after it.
-            for name, size in resume["files"].items():
-                _truncate(self.out / name, int(size))
+            # Back to the checkpoint: drop log lines and frames written after it, and a line cut mid-write.
+            for name in layout.APPENDED:
+                cut_to_last_line(self.out / name, resume["files"].get(name, readers.MAX_FILE_SIZE))
             self.n_frames = int(resume["n_frames"])
             self._improvements = int(resume["improvements"])
             (self.out / RESULT).unlink(missing_ok=True)
         else:
-            if (self.out / CHECKPOINT).exists() or (self.out / RESULT).exists():
-                raise RunFolderError(
-                    f"{self.out}: already holds a run; continue it with --resume or choose another --out"
-                )
-            for name in ("log.jsonl", "history.jsonl"):  # left by a run killed before its first checkpoint
+            for name in layout.APPENDED:  # left by a run killed before its first checkpoint
                 (self.out / name).unlink(missing_ok=True)
-        atomic.write_text(self.out / "config.toml", config_toml)
+        atomic.write_text(self.out / CONFIG, config_toml)
 
     @_writes
     def on_checkpoint(self, snapshot: dict[str, Any]) -> None:
         """Write checkpoint.json atomically: the loop's snapshot plus this folder's file positions."""
         files = {}
-        for name in ("log.jsonl", "history.jsonl"):
+        for name in layout.APPENDED:
             path = self.out / name
             files[name] = path.stat().st_size if path.exists() else 0
         doc = {
@@ -180,10 +171,10 @@ class RunFolder:
         if not self.frame_every or (self._improvements - 1) % self.frame_every:
             return
         self.n_frames += 1
-        name = f"frames/{self.n_frames:06d}.png"
+        name = layout.frame_name(self.n_frames)
         cairo_render.save(genome, self.out / name, self.frame_size)
         _append_line(
-            self.out / "history.jsonl",
+            self.out / HISTORY,
             {
                 "frame": name,
                 "generation": p.generation,
@@ -197,32 +188,33 @@ class RunFolder:
     @_writes
     def on_generation(self, p: Progress) -> None:
         if p.generation % self.log_every == 0 or p.portrait:
-            _append_line(self.out / "log.jsonl", p.to_dict())
+            _append_line(self.out / LOG, p.to_dict())
 
     @_writes
     def write_portrait(self, genome: Genome) -> None:
-        atomic.write_text(self.out / "genome.json", genome.to_json() + "\n")
-        cairo_render.save(genome, self.out / "best.png", self.size)
-        cairo_render.save(genome, self.out / "best.svg", self.size)
+        atomic.write_text(self.out / layout.GENOME, genome.to_json() + "\n")
+        cairo_render.save(genome, self.out / layout.BEST_PNG, self.size)
+        cairo_render.save(genome, self.out / layout.BEST_SVG, self.size)
 
     @_writes
     def on_end(self, r: Result) -> None:
         self.write_portrait(r.genome)
         summary = {
             **self.summary,
-            "status": "done" if r.status != "interrupted" else "interrupted",
-            "stop": r.status,
+            "status": r.status.status.value,
+            "stop": r.status.value,
             "best": round(r.score, 6),
-            "best_prob": round(r.verdict.min_prob, 6),
+            "min_prob": round(r.verdict.min_prob, 6),
             "portrait": r.portrait,
             "verdict": r.verdict.to_dict(),
             "generations": r.generations,
             "evaluations": r.evaluations,
             "elapsed_s": round(r.elapsed_s, 3),
+            "verify_s": round(r.verify_s, 3),
             "size": self.size,
         }
         _append_line(
-            self.out / "log.jsonl",
+            self.out / LOG,
             {
                 "generation": r.generations,
                 "evaluations": r.evaluations,

@@ -1,19 +1,30 @@
 """The evolution loop: ask the strategy, evaluate through the problem, tell, notify hooks, stop.
 
 Side effects (frames, logs, progress display) are hooks; the loop itself writes nothing.
+A generation is one step that either happens whole or not at all: Ctrl-C while it is
+computed rewinds the strategy, the problem and the loop to where it began; once it is
+complete, Ctrl-C waits until the hooks have written its frames and lines.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from polyface import validate as v
+from polyface.fitness import full_pass_score
 from polyface.genome import Genome, from_dict
-from polyface.search.problem import PortraitProblem, Verdict
+from polyface.search.problem import Evaluation, PortraitProblem, Verdict
+from polyface.search.stop import InterruptGate, StopReason, StopRules, should_stop
+
+__all__ = ["Hook", "LoopState", "Progress", "Result", "StopReason", "StopRules", "run_loop", "step"]
+
+MAX_COUNT = 10**15  # generations and evaluations a checkpoint may claim
 
 
 @dataclass
@@ -26,7 +37,7 @@ class Progress:
     mean: float
     elapsed_s: float
     portrait: bool
-    best_prob: float
+    best_prob: float  # face probability of this generation's best candidate
     improved: bool = False
 
     @property
@@ -47,7 +58,11 @@ class Progress:
 
 @dataclass
 class Result:
-    """What a run ends with: the best genome, its score and verdict, and why it stopped."""
+    """What a run ends with: the best genome, its score and verdict, and why it stopped.
+
+    ``elapsed_s`` counts the final verification too; ``verify_s`` is the part of it that
+    the final verification took (a time limit stops the search, not the verification).
+    """
 
     genome: Genome
     score: float
@@ -56,7 +71,8 @@ class Result:
     generations: int
     evaluations: int
     elapsed_s: float
-    status: str  # "target", "max_generations", "stagnation", "time_limit", "interrupted"
+    status: StopReason
+    verify_s: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
@@ -66,17 +82,11 @@ class Hook(Protocol):
     def on_start(self, genome: Genome) -> None: ...
     def on_generation(self, progress: Progress) -> None: ...
     def on_improve(self, genome: Genome, progress: Progress) -> None: ...
+    def on_checkpoint(self, snapshot: dict) -> None: ...
     def on_end(self, result: Result) -> None: ...
 
 
 VERIFY_STEP = 0.02  # score gain over the last failed verification before the next one
-
-
-@dataclass(frozen=True)
-class StopRules:
-    max_generations: int = 20000
-    stagnation: int = 0  # generations without improvement; 0 = off
-    time_limit: float = 0.0  # seconds; 0 = off
 
 
 @dataclass
@@ -93,6 +103,10 @@ class LoopState:
     verified: Genome | None = None  # the genome ``verdict`` belongs to
     verify_floor: float = -math.inf  # score of the last genome that failed verification
 
+    @property
+    def best_verified(self) -> bool:
+        return self.verified is not None and self.verified is self.best
+
     def to_dict(self) -> dict:
         return {
             "generation": self.generation,
@@ -102,25 +116,45 @@ class LoopState:
             "best_score": self.best_score if math.isfinite(self.best_score) else None,
             "last_improve": self.last_improve,
             "verdict": [[s, ok, p, n] for s, (ok, p, n) in sorted(self.verdict.sizes.items())],
-            "verified_is_best": self.verified is not None and self.verified is self.best,
+            "verified_is_best": self.best_verified,
             "verify_floor": self.verify_floor if math.isfinite(self.verify_floor) else None,
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> LoopState:
-        best = from_dict(d["best"]) if d["best"] is not None else None
-        verdict = Verdict({int(s): (bool(ok), float(p), int(n)) for s, ok, p, n in d["verdict"]})
+    def from_dict(cls, d: Any) -> LoopState:
+        """Read a checkpoint's ``loop`` table; FieldError (or GenomeError) names a bad field."""
+        d = v.table(d, "loop")
+        get = _getter(d, "loop")
+        best = from_dict(get("best")) if get("best") is not None else None
+        verdict = Verdict()
+        for row in v.array(get("verdict"), "loop.verdict", 64):
+            if not isinstance(row, list) or len(row) != 4:
+                raise v.FieldError(f"field 'loop.verdict' must hold [size, ok, prob, faces] rows, got {v.shown(row)}")
+            size, ok, prob, n = row
+            verdict.sizes[v.integer(size, "loop.verdict", 1, 1 << 16)] = (
+                v.boolean(ok, "loop.verdict"), v.number(prob, "loop.verdict", 0.0, 1.0), v.integer(n, "loop.verdict", 0, 1 << 20)
+            )
+        generation = v.integer(get("generation"), "loop.generation", 0, MAX_COUNT)
         return cls(
-            generation=int(d["generation"]),
-            evaluations=int(d["evaluations"]),
-            elapsed_s=float(d["elapsed_s"]),
+            generation=generation,
+            evaluations=v.integer(get("evaluations"), "loop.evaluations", 0, MAX_COUNT),
+            elapsed_s=v.number(get("elapsed_s"), "loop.elapsed_s", 0.0, 1e12),
             best=best,
-            best_score=-math.inf if d["best_score"] is None else float(d["best_score"]),
-            last_improve=int(d["last_improve"]),
+            best_score=-math.inf if get("best_score") is None else v.number(get("best_score"), "loop.best_score"),
+            last_improve=v.integer(get("last_improve"), "loop.last_improve", 0, generation),
             verdict=verdict,
-            verified=best if d["verified_is_best"] else None,
-            verify_floor=-math.inf if d.get("verify_floor") is None else float(d["verify_floor"]),
+            verified=best if v.boolean(get("verified_is_best"), "loop.verified_is_best") else None,
+            verify_floor=-math.inf if d.get("verify_floor") is None else v.number(d["verify_floor"], "loop.verify_floor"),
         )
+
+
+def _getter(d: dict, prefix: str):
+    def get(key: str) -> Any:
+        if key not in d:
+            raise v.FieldError(f"field '{prefix}.{key}' is missing")
+        return d[key]
+
+    return get
 
 
 def _call(hooks, name: str, *args) -> None:
@@ -128,6 +162,65 @@ def _call(hooks, name: str, *args) -> None:
         fn = getattr(h, name, None)
         if fn is not None:
             fn(*args)
+
+
+def maybe_verify(st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
+    """Check the best at every verify size when it is worth it: it passes every search size and
+    has gained ``VERIFY_STEP`` over the last genome that failed (checking up to the print is costly)."""
+    g, s = st.best, st.best_score
+    if g is None or s < full_pass or s < st.verify_floor + VERIFY_STEP or (st.verified is not None and st.verified == g):
+        return
+    st.verdict, st.verified = problem.verify(g, verify_sizes), g
+    if not st.verdict.portrait:
+        st.verify_floor = s
+
+
+def step(
+    strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[int, ...], gate: InterruptGate | None = None
+) -> tuple[Evaluation, bool]:
+    """One generation: ask, evaluate, tell, update ``st`` and verify a new best worth it.
+
+    Returns the evaluation and whether the best improved. KeyboardInterrupt (or any error)
+    inside it rewinds strategy, problem and ``st`` to where the generation began; its last
+    act holds ``gate``, so a Ctrl-C after it waits for the generation to be written.
+    """
+    mark = (strategy.state_dict(), problem.state_dict(), dataclasses.replace(st))
+    try:
+        genomes = strategy.ask()
+        ev = problem.evaluate(genomes)
+        strategy.tell(genomes, ev.scores, ev.boxes)
+        st.evaluations += len(genomes)
+        st.generation += 1
+        g, s = strategy.best
+        improved = s > st.best_score or (problem.noisy and (st.best is None or g != st.best))
+        if improved:
+            if s > st.best_score:
+                st.last_improve = st.generation
+            st.best, st.best_score = g, s
+            maybe_verify(st, problem, verify_sizes, full_pass_score(len(problem.sizes)))
+        if gate is not None:
+            gate.held = True
+    except BaseException:
+        strategy.load_state_dict(mark[0])
+        problem.load_state_dict(mark[1])
+        for f in dataclasses.fields(st):
+            setattr(st, f.name, getattr(mark[2], f.name))
+        raise
+    return ev, improved
+
+
+def _progress(st: LoopState, ev: Evaluation, elapsed_s: float, improved: bool) -> Progress:
+    i = int(np.argmax(ev.scores))
+    return Progress(
+        generation=st.generation,
+        evaluations=st.evaluations,
+        best=st.best_score,
+        mean=float(np.mean(ev.scores)),
+        elapsed_s=elapsed_s,
+        portrait=st.verdict.portrait and st.best_verified,
+        best_prob=float(ev.probs[i]),
+        improved=improved,
+    )
 
 
 def run_loop(
@@ -152,82 +245,58 @@ def run_loop(
     resumed = state is not None
     t0 = clock() - st.elapsed_s
     last_checkpoint = clock()
-    status = "max_generations"
-    full_pass = 2.0 + (len(problem.sizes) - 1) / len(problem.sizes)
 
     def snapshot() -> dict:
         st.elapsed_s = clock() - t0
         return {"loop": st.to_dict(), "strategy": strategy.state_dict(), "problem": problem.state_dict()}
 
-    pre = None
+    status: StopReason | None = StopReason.MAX_GENERATIONS if st.generation >= stop.max_generations else None
+    gate = InterruptGate()
     try:
-        while st.generation < stop.max_generations:
-            pre = (strategy.rng.bit_generator.state, problem.state_dict())
-            genomes = strategy.ask()
-            ev = problem.evaluate(genomes)
-            strategy.tell(genomes, ev.scores, ev.boxes)
-            pre = None
-            st.evaluations += len(genomes)
-            st.generation += 1
-            g, s = strategy.best
-            improved = s > st.best_score or (problem.noisy and (st.best is None or g != st.best))
-            if improved:
-                if s > st.best_score:
-                    st.last_improve = st.generation
-                st.best, st.best_score = g, s
-                # Checking every size up to the print is costly: after a failure, wait for a clear gain.
-                worth = s >= full_pass and s >= st.verify_floor + VERIFY_STEP
-                if worth and not (st.verified is not None and st.verified == g):
-                    st.verdict, st.verified = problem.verify(g, verify_sizes), g
-                    if not st.verdict.portrait:
-                        st.verify_floor = s
-            i = int(np.argmax(ev.scores))
-            progress = Progress(
-                generation=st.generation,
-                evaluations=st.evaluations,
-                best=st.best_score,
-                mean=float(np.mean(ev.scores)),
-                elapsed_s=clock() - t0,
-                portrait=st.verdict.portrait and st.verified is st.best,
-                best_prob=float(ev.probs[i]),
-                improved=improved,
-            )
-            if st.generation == 1 and not resumed:
-                _call(hooks, "on_start", st.best)
-            if improved:
-                _call(hooks, "on_improve", st.best, progress)
-            _call(hooks, "on_generation", progress)
-            if progress.portrait:
-                status = "target"
-                break
-            if stop.stagnation and st.generation - st.last_improve >= stop.stagnation:
-                status = "stagnation"
-                break
-            if stop.time_limit and progress.elapsed_s >= stop.time_limit:
-                status = "time_limit"
-                break
-            if checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
-                _call(hooks, "on_checkpoint", snapshot())
-                last_checkpoint = clock()
+        with gate.installed():
+            while status is None:
+                ev, improved = step(strategy, problem, st, verify_sizes, gate)
+                try:  # the generation is complete: its frames and lines are written whole
+                    progress = _progress(st, ev, clock() - t0, improved)
+                    if st.generation == 1 and not resumed:
+                        _call(hooks, "on_start", st.best)
+                    if improved:
+                        _call(hooks, "on_improve", st.best, progress)
+                    _call(hooks, "on_generation", progress)
+                finally:
+                    gate.release()
+                status = should_stop(stop, st.generation, st.last_improve, progress.elapsed_s, progress.portrait)
+                if status is None and checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
+                    _call(hooks, "on_checkpoint", snapshot())
+                    last_checkpoint = clock()
     except KeyboardInterrupt:
-        status = "interrupted"
-        if pre is not None:  # interrupted mid-generation: rewind the random draws of that generation
-            strategy.rng.bit_generator.state = pre[0]
-            problem.load_state_dict(pre[1])
+        status = StopReason.INTERRUPTED
+    return _finish(st, problem, verify_sizes, hooks, snapshot, status, clock, t0)
+
+
+def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopReason, clock, t0: float) -> Result:
+    """Checkpoint, verify the best at every size when not done yet, and tell the hooks."""
     if st.best is None:
         raise KeyboardInterrupt  # interrupted before anything was scored: nothing to save
     _call(hooks, "on_checkpoint", snapshot())
-    if not (st.verified is not None and st.verified is st.best):
-        st.verdict, st.verified = problem.verify(st.best, verify_sizes, stop_early=False), st.best
+    t_verify = clock()
+    verdict = st.verdict if st.best_verified else Verdict()
+    if not st.best_verified:
+        try:
+            verdict = problem.verify(st.best, verify_sizes, stop_early=False)
+        except KeyboardInterrupt:  # the portrait is still saved, unverified; --resume checks it
+            status = StopReason.INTERRUPTED
+    now = clock()
     result = Result(
         genome=st.best,
         score=float(st.best_score),
-        portrait=st.verdict.portrait,
-        verdict=st.verdict,
+        portrait=verdict.portrait,
+        verdict=verdict,
         generations=st.generation,
         evaluations=st.evaluations,
-        elapsed_s=clock() - t0,
+        elapsed_s=now - t0,
         status=status,
+        verify_s=now - t_verify,
     )
     _call(hooks, "on_end", result)
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from polyface import fitness
+from polyface import fitness, validate
 from polyface.detect.blazeface import BlazeFace
 from polyface.detect.haar import HaarDepth
 from polyface.detect.mtcnn import Detections, FaceDetector
@@ -91,8 +91,13 @@ class PortraitProblem:
         return {"rng": self.rng.bit_generator.state, "batches": self.batches}
 
     def load_state_dict(self, d: dict) -> None:
-        self.rng.bit_generator.state = d["rng"]
-        self.batches = int(d.get("batches", 0))
+        state = validate.table(d, "problem").get("rng")
+        self.rng.bit_generator.state = validate.rng_state(state, "problem.rng", self.rng.bit_generator.state)
+        batches = d.get("batches", 0)
+        if not validate.is_int(batches) or batches < 0:
+            got = validate.shown(batches)
+            raise validate.FieldError(f"field 'problem.batches' must be a whole number >= 0, got {got}")
+        self.batches = int(batches)
 
     @property
     def noisy(self) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from polyface import validate as v
 from polyface.genome import Genome, from_dict
 from polyface.search.mutate import MutationSettings, add_polygon, mutate, remove_polygon
 
@@ -20,8 +21,28 @@ def _score(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _unscore(x: float | None) -> float:
-    return -math.inf if x is None else float(x)
+def _unscore(x: float | None, field: str = "score") -> float:
+    return -math.inf if x is None else v.number(x, field)
+
+
+def _genome(d, field: str, settings: MutationSettings) -> Genome:
+    """A genome from a checkpoint that the strategy's mutations can work on."""
+    g = from_dict(d)
+    if g.n_polygons and (g.n_vertices != settings.n_vertices or g.n_polygons > settings.max_polygons):
+        raise v.FieldError(
+            f"field {field!r} holds a genome of {g.n_polygons} polygons of {g.n_vertices} vertices; this run "
+            f"uses polygons of {settings.n_vertices} vertices, at most {settings.max_polygons}"
+        )
+    if g.mode != settings.mode or g.symmetric != settings.symmetric:
+        raise v.FieldError(f"field {field!r} holds a genome of another colour mode or symmetry than this run")
+    return g
+
+
+def _check_kind(d, kind: str) -> dict:
+    v.table(d, "strategy")
+    if d.get("kind") != kind:
+        raise v.FieldError(f"field 'strategy.kind' must be {kind!r} for this run, got {v.shown(d.get('kind'))}")
+    return d
 
 
 @dataclass
@@ -101,10 +122,18 @@ class PopulationStrategy:
         }
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore ``state_dict()``'s data; FieldError (or GenomeError) names a malformed field."""
+        _check_kind(d, "population")
+        parents = v.array(d["parents"], "strategy.parents", self.elites)
+        scores = v.array(d["scores"], "strategy.scores", self.elites)
+        if not parents or len(scores) != len(parents):
+            raise v.FieldError(f"fields 'strategy.parents' and 'strategy.scores' must hold 1..{self.elites} items each, as many")
         self.state = PopulationState(
-            [from_dict(g) for g in d["parents"]], np.array([_unscore(x) for x in d["scores"]]), int(d["generation"])
+            [_genome(g, "strategy.parents", self.settings) for g in parents],
+            np.array([_unscore(x, "strategy.scores") for x in scores]),
+            v.integer(d["generation"], "strategy.generation", 0, 10**15),
         )
-        self.rng.bit_generator.state = d["rng"]
+        self.rng.bit_generator.state = v.rng_state(d["rng"], "strategy.rng", self.rng.bit_generator.state)
 
 
 @dataclass
@@ -189,12 +218,20 @@ class HillClimbStrategy:
         }
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore ``state_dict()``'s data; FieldError (or GenomeError) names a malformed field."""
+        _check_kind(d, "hillclimb")
+        focus = d["focus"]
+        if focus is not None:
+            focus = v.array(focus, "strategy.focus", 4)
+            if len(focus) != 4:
+                raise v.FieldError("field 'strategy.focus' must be null or a box of 4 numbers")
+            focus = np.array([v.number(x, "strategy.focus", -1.0, 2.0) for x in focus], np.float32)
         self.state = HillClimbState(
-            current=from_dict(d["current"]),
-            current_score=_unscore(d["current_score"]),
-            best=from_dict(d["best"]) if d["best"] is not None else None,
-            best_score=_unscore(d["best_score"]),
-            generation=int(d["generation"]),
-            focus=None if d["focus"] is None else np.array(d["focus"], np.float32),
+            current=_genome(d["current"], "strategy.current", self.settings),
+            current_score=_unscore(d["current_score"], "strategy.current_score"),
+            best=_genome(d["best"], "strategy.best", self.settings) if d["best"] is not None else None,
+            best_score=_unscore(d["best_score"], "strategy.best_score"),
+            generation=v.integer(d["generation"], "strategy.generation", 0, 10**15),
+            focus=focus,
         )
-        self.rng.bit_generator.state = d["rng"]
+        self.rng.bit_generator.state = v.rng_state(d["rng"], "strategy.rng", self.rng.bit_generator.state)

@@ -1,7 +1,8 @@
 """CPU worker processes that score slices of a population.
 
-Each worker is ``python -m polyface.search.workers`` with one torch thread and its own
-renderer and detector. Genomes go out and scores come back over the worker's stdin/stdout
+Each worker is a fresh Python (``-I``: isolated, so neither the working folder nor
+PYTHONPATH comes first on its path) told where the parent's own ``polyface`` package lies,
+with one torch thread and its own renderer and detector. Genomes go out and scores come back over the worker's stdin/stdout
 as length-prefixed messages: a small JSON header and raw float32/float64 arrays; never
 images, never pickle. Plain subprocesses need no ``if __name__ == "__main__"`` guard in
 the caller's script.
@@ -15,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -119,6 +121,26 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         _send(stdout, reply, [table])
 
 
+def worker_command() -> list[str]:
+    """The command of a worker: this Python, isolated, importing polyface from where the parent
+    did (so a ``polyface/`` in the working folder never runs, and workers run the parent's code)."""
+    root = str(Path(__file__).resolve().parents[2])  # the folder that holds this polyface package
+    code = (
+        "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "  # Ctrl-C is the parent's to handle
+        f"import sys; sys.path.insert(0, {root!r}); from polyface.search.workers import main; main()"
+    )
+    return [sys.executable, "-I", "-c", code]
+
+
+def main() -> None:
+    """A worker's entry point; it ends quietly when its parent has gone (closed pipes)."""
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except (BrokenPipeError, EOFError):
+        pass
+    os._exit(0)  # no flush of a closed stdout at exit, so no "Exception ignored" noise
+
+
 class WorkerPool:
     """``size`` persistent worker processes; ``score`` splits a batch into contiguous slices.
 
@@ -134,24 +156,38 @@ class WorkerPool:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "polyface.search.workers"],
+                worker_command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
             )
             for _ in range(size)
         ]
-        for p in self.procs:
-            _send(p.stdin, {"settings": _settings_to_json(settings), "profile": profile}, [])
         self._starting = list(self.procs)
-        if wait:
-            self.wait_ready()
+        try:
+            for p in self.procs:
+                _send(p.stdin, {"settings": _settings_to_json(settings), "profile": profile}, [])
+            if wait:
+                self.wait_ready()
+        except BaseException:  # Ctrl-C while they start (or one died): none may outlive this
+            self._kill()
+            raise
 
     def wait_ready(self) -> None:
-        """Block until every worker has loaded its detectors (EOFError if one died starting)."""
-        for p in self._starting:
-            _recv(p.stdout)
+        """Block until every worker has loaded its detectors; on Ctrl-C, or if one died while
+        starting, kill them all and raise."""
+        try:
+            for p in self._starting:
+                _recv(p.stdout)
+        except BaseException:
+            self._kill()
+            raise
         self._starting = []
+
+    def _kill(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
 
     def score(self, genomes: list[Genome], seed: int | None) -> Evaluation:
         self.wait_ready()
@@ -186,6 +222,4 @@ class WorkerPool:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
-    sys.stdout.flush()
-    os._exit(0)  # nothing left to write: skip the interpreter's teardown of torch (seconds on a busy machine)
+    main()

@@ -1,0 +1,102 @@
+"""Regression tests for two security holes: a checkpoint's ``files`` map reaching outside its
+run folder, and scoring workers importing code from the working folder. They use only what
+polyface offered before the fix (the CLI, ``evolve``, ``WorkerPool``), so they run against it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from polyface.cli import cli
+from polyface.preset import load_preset
+from polyface.genome import random_genome
+
+from test_bad_inputs import assert_one_line_error, snapshot
+
+CHECKPOINT, LOG = "checkpoint.json", "log.jsonl"
+
+
+def small(**kw):
+    base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
+                frame_size=48, verify_sizes=(48,), max_generations=30, threads=2, workers=1)
+    base.update(kw)
+    return load_preset("default").replace(**base)
+
+
+class StopAt:
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+    def on_generation(self, p) -> None:
+        if p.generation == self.generation:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory) -> Path:
+    """A real run folder, interrupted at generation 4 (so it holds a checkpoint to resume)."""
+    from polyface.run import evolve
+
+    out = tmp_path_factory.mktemp("runs") / "cut"
+    r = evolve(small(), out=out, hooks=[StopAt(4)], checkpoint_every=0)
+    assert r.status == "interrupted"
+    return out
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+# ---- security: the checkpoint's files map --------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["parent-key", "absolute-key", "link-out"])
+def test_checkpoint_cannot_truncate_a_file_outside_the_run(interrupted, tmp_path, monkeypatch, how):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n" * 100)
+    run = copy_run(interrupted, tmp_path / "run")
+    doc = json.loads((run / CHECKPOINT).read_text())
+    if how == "parent-key":
+        doc["files"]["../victim.txt"] = 0
+    elif how == "absolute-key":
+        doc["files"][str(victim)] = 0
+    else:  # log.jsonl replaced by a link to the victim: resume would cut it to the recorded size
+        (run / LOG).unlink()
+        (run / LOG).symlink_to(victim)
+        doc["files"][LOG] = 3
+    (run / CHECKPOINT).write_text(json.dumps(doc))
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(run)
+    line = assert_one_line_error(CliRunner().invoke(cli, ["evolve", "--quiet", "--resume", "run"]), ("checkpoint.json" if how != "link-out" else "log.jsonl",))
+    assert "files" in line or "outside" in line
+    assert victim.read_text() == "precious\n" * 100
+    assert snapshot(run) == before
+
+
+# ---- security: scoring workers and the working folder --------------------------------------
+
+
+def test_workers_do_not_import_polyface_from_the_working_folder(tmp_path, monkeypatch):
+    from polyface.detect import FaceDetector
+    from polyface.search.problem import PortraitProblem
+    from polyface.search.workers import WorkerPool
+
+    marker = tmp_path / "planted-code-ran"
+    (tmp_path / "polyface").mkdir()
+    (tmp_path / "polyface" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    problem = PortraitProblem(FaceDetector(), work_size=48, search_sizes=())
+    genomes = [random_genome(np.random.default_rng(i), 10, 4) for i in range(4)]
+    pool = WorkerPool(2, problem.settings)
+    try:
+        pooled = pool.score(genomes, None)
+    finally:
+        pool.close()
+    assert not marker.exists(), "a worker imported polyface from the working folder"
+    np.testing.assert_allclose(pooled.scores, problem.score_batch(genomes, None).scores, atol=1e-6)
