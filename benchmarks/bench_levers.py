@@ -3,8 +3,8 @@
     python benchmarks/bench_levers.py [--preset benchmarks/presets/default-ensemble.toml] [--seeds 3]
 
 1. Scoring layout on real runs (``polyface.run.evolve``, run folder written, same seeds):
-   two worker processes (1 thread each; scoring the first generations here while they start,
-   as shipped, or waiting for them) vs one process with 2 threads vs one with 1 thread;
+   two worker processes (1 thread each; waiting for them to start, as shipped, or scoring
+   the first 8 generations here meanwhile) vs one process with 2 threads vs one with 1 thread;
    evaluations/s as logged, wall time with start-up, peak memory of the process tree.
 2. BlazeFace in the fitness: detections then a second pass of the network for the faceless
    images' highest logit (as before) vs ``BlazeFace.detect`` (one pass); on every augmented
@@ -38,8 +38,8 @@ from polyface.search.augment import augment  # noqa: E402
 
 SHIPPED_LOCAL = run_mod.LOCAL_BATCHES
 LAYOUTS = {
-    "2 workers x 1 thread, first 8 generations here (shipped)": dict(workers=2, threads=1),
-    "2 workers x 1 thread, waiting for their start-up": dict(workers=2, threads=1, local=0),
+    "2 workers x 1 thread, waiting for their start-up (shipped)": dict(workers=2, threads=1, local=0),
+    "2 workers x 1 thread, first 8 generations here": dict(workers=2, threads=1, local=8),
     "1 process x 2 threads": dict(workers=1, threads=2),
     "1 process x 1 thread": dict(workers=1, threads=1),
 }

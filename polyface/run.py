@@ -32,7 +32,10 @@ from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings, break
 from polyface.search.workers import WorkerPool
 
 MAX_VERIFY = 1024
-LOCAL_BATCHES = 8  # with worker processes: generations scored here while they start (about their start-up)
+# With worker processes: how many first generations this process scores itself while they start.
+# 0: wait for them. Scoring here meanwhile measured no faster on 2 shared cores (bench_levers.py:
+# three processes on two cores, this one with torch's 2 threads), so the run waits.
+LOCAL_BATCHES = 0
 
 
 class DeviceError(ValueError):
@@ -242,7 +245,6 @@ def _run(
     try:
         if workers > 1:  # inside the try: Ctrl-C while the workers start still closes them
             with timings.section("start: worker processes"):
-                # The first generations are scored in this process while the workers load their detectors.
                 pool = WorkerPool(workers, problem.settings, profile=cfg.profile, wait=False)
                 problem.use_pool(pool, local_batches=LOCAL_BATCHES)
         result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
