@@ -232,7 +232,8 @@ class PortraitProblem:
     def _verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool) -> Verdict:
         verdict = Verdict()
         for size in sorted(set(sizes)):
-            image = render_batch([genome], size, antialias=True)
+            with self.timings.section("verify: render"):
+                image = render_batch([genome], size, antialias=True)
             det, votes = self.judge(image)
             ok = all(votes.values())
             verdict.sizes[size] = (ok, float(det.best_prob[0]), int(det.count[0]))
@@ -244,13 +245,18 @@ class PortraitProblem:
         """Each ensemble member's yes or no on one image (1,3,H,W): MTCNN's portrait rule with
         ``prob >= target`` at its default thresholds, BlazeFace's portrait rule, the face-layout
         prior's gate and the whole Haar cascade, as the problem enables them."""
-        det = self.accept(image)
+        t = self.timings
+        with t.section("verify: mtcnn"):
+            det = self.accept(image)
         votes = {"mtcnn": bool(fitness.portrait_rule(det, self.min_box)[0]) and float(det.best_prob[0]) >= self.target}
         if self.blaze is not None:
-            votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), self.min_box)[0])
+            with t.section("verify: blazeface"):
+                votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), self.min_box)[0])
         if self.prior is not None:
-            corr = float(self.prior(image, det.best_box)[0]) if int(det.count[0]) else -1.0
+            with t.section("verify: prior"):
+                corr = float(self.prior(image, det.best_box)[0]) if int(det.count[0]) else -1.0
             votes["prior"] = corr >= self.prior_gate
         if self.haar is not None:
-            votes["haar"] = bool(self.haar.found(image)[0])
+            with t.section("verify: haar"):
+                votes["haar"] = bool(self.haar.found(image)[0])
         return det, votes
