@@ -182,7 +182,6 @@ def spread(values: list[float]) -> dict:
 
 
 def main() -> None:
-    here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="default", help="preset (name or .toml) of the real runs")
     ap.add_argument("--seeds", type=int, default=10)
@@ -197,7 +196,12 @@ def main() -> None:
     ap.add_argument("--throughput-only", action="store_true",
                     help="the problem's throughput, beside one short real run's logged rate (their ratio)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-evolve-"))
+    with tempfile.TemporaryDirectory(prefix="bench-evolve-") as tmp:
+        measure(args, Path(tmp))
+
+
+def measure(args, tmp: Path) -> None:
+    """Every measurement, each run folder under ``tmp``; then the report."""
     runs, base_runs = [], []
     real = load_preset(args.preset).replace(time_limit=args.time_limit, size=1024, verify_sizes=VERIFY, target=0.99)
     seeds = range(args.seed_start, args.seed_start + args.seeds)

@@ -48,7 +48,7 @@ LAYOUTS = {
 def layouts(preset: str, seeds: list[int], time_limit: float) -> list[dict]:
     """Real runs per scoring layout, seeds interleaved so machine load hits every layout alike."""
     cfg = load_preset(preset).replace(time_limit=time_limit, size=1024, verify_sizes=VERIFY, target=0.99)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-levers-"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-levers-"))  # kept: each run's profile.json for a closer look
     rows: dict[str, list[dict]] = {k: [] for k in LAYOUTS}
     for seed in seeds:
         for i, (name, over) in enumerate(LAYOUTS.items()):
