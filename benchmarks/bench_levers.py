@@ -4,7 +4,8 @@
 
 1. Scoring layout on real runs (``polyface.run.evolve``, run folder written, same seeds):
    two worker processes (1 thread each; waiting for them to start, as shipped, or scoring
-   the first 8 generations here meanwhile) vs one process with 2 threads vs one with 1 thread;
+   the first 8 generations here meanwhile) vs one process with 2 threads vs one with 1 thread
+   (and with twice the population, so twice the candidates per detector call);
    evaluations/s as logged, wall time with start-up, peak memory of the process tree.
 2. BlazeFace in the fitness: detections then a second pass of the network for the faceless
    images' highest logit (as before) vs ``BlazeFace.detect`` (one pass); on every augmented
@@ -42,6 +43,7 @@ LAYOUTS = {
     "2 workers x 1 thread, first 8 generations here": dict(workers=2, threads=1, local=8),
     "1 process x 2 threads": dict(workers=1, threads=2),
     "1 process x 1 thread": dict(workers=1, threads=1),
+    "1 process x 1 thread, population 56 (2x per detector call)": dict(workers=1, threads=1, population=56),
 }
 
 
