@@ -52,9 +52,21 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
     from polyface.preset import load_preset
 
     cfg = load_preset(preset)
-    for key, value in overrides:
+    # click hands flags over in command-line order; the palette is checked against --colour
+    for key, value in sorted(overrides, key=lambda kv: kv[0] == "palette"):
         cfg = apply(cfg, {key: value}, f"option --{key.replace('_', '-')}")
     return cfg
+
+
+def _page_options(live_help: str | None = None):
+    def wrap(fn):
+        fn = click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")(fn)
+        fn = click.option("--port", type=click_type(limits.PORT), default=0, show_default=True, help=limits.PORT.help)(fn)
+        if live_help:
+            fn = click.option("--live", is_flag=True, help=live_help)(fn)
+        return fn
+
+    return wrap
 
 
 @cli.command()
@@ -67,6 +79,9 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
 @click.option("--vertices", type=_field("vertices"), help="Vertices per polygon.")
 @click.option("--colour", "--color", "colour", type=_field("colour"), help="Colour mode.")
 @click.option("--symmetric/--no-symmetric", default=None, help="Mirror polygons about the vertical axis.")
+@click.option(
+    "--palette", help="Colours to paint with: '#1e1e1e,#e0c097,...' or a name (skin, duotone, grey2012, greys)."
+)
 @click.option("--strategy", type=_field("strategy"), help="Search strategy.")
 @click.option("--population", type=_field("population"), help="Children per generation.")
 @click.option("--target", type=_field("target"), help="Face probability the portrait must reach at every size.")
@@ -89,26 +104,48 @@ def resolve_config(preset: str, overrides: list[tuple[str, object]]):
     "--resume", "resume_dir", type=click.Path(path_type=Path),
     help="Continue the interrupted run in this folder (other flags but the stop rules are ignored).",
 )
-def evolve(preset, out, quiet, resume_dir, **flags) -> None:
+@_page_options("Serve a live page of the run; its URL is the first line printed.")
+def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) -> None:
     """Evolve one portrait. The last line printed is the run folder."""
     import polyface.run as run
+    from polyface.runio.live import LivePage
 
     hooks = [] if quiet else [ProgressLine()]
-    if resume_dir is not None:
-        stops = {k: flags[k] for k in ("max_generations", "time_limit")}  # checked by their option types
-        result = run.resume(resume_dir, hooks=hooks, **stops)
-    else:
-        cfg = resolve_config(preset, _flag_overrides(**flags))
-        if out is not None:
-            check_out_folder(out, "option --out")
-        run.pick_device(cfg.device)  # a missing GPU is an error before any work
-        result = run.evolve(cfg, out=out, hooks=hooks)
+    page = LivePage(port, open_browser, click.echo) if live or open_browser else None
+    try:
+        if resume_dir is not None:
+            stops = {k: flags[k] for k in ("max_generations", "time_limit")}  # checked by their option types
+            if page:
+                hooks.append(page.attach(resume_dir))
+            result = run.resume(resume_dir, hooks=hooks, **stops)
+        else:
+            cfg = run.with_seed(resolve_config(preset, _flag_overrides(**flags)))
+            if out is not None:
+                check_out_folder(out, "option --out")
+            run.pick_device(cfg.device)  # a missing GPU is an error before any work
+            if page:
+                out = out or run.default_out(cfg)
+                hooks.append(page.attach(out, cfg.to_dict()))
+            result = run.evolve(cfg, out=out, hooks=hooks)
+    finally:
+        if page:
+            page.close()
     if "profile" in result.extra and not quiet:
         from polyface.search.timing import format_table
 
         click.echo(format_table(result.extra["profile"]))
     click.echo(str(result.extra["out"]))
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@_page_options()
+def show(run_dir, port, open_browser) -> None:
+    """Serve a page of a run folder (finished or running) until Ctrl-C; its URL is printed first."""
+    from polyface.runio.live_show import show_run
+
+    show_run(run_dir, port, open_browser, click.echo)
 
 
 @cli.command()

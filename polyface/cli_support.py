@@ -87,9 +87,12 @@ def _user_errors():
     from polyface.run import DeviceError
     from polyface.runio.layout import RunFolderError
     from polyface.score import ImageError
+    from polyface.runio.live_server import LiveError
+    from polyface.runio.live_show import ShowError
     from polyface.validate import FieldError, FileKindError
 
     errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable, FieldError, FileKindError]
+    errors += [LiveError, ShowError]
     try:
         from polyface.runio.animate import MissingDependency
 
@@ -106,6 +109,10 @@ class PolyfaceGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         code = self._run(args, prog_name, complete_var, **extra)
         if standalone_mode:
+            if code == EXIT_INTERRUPTED:  # the run has saved; an import Ctrl-C cut short must not run again at exit
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
             sys.exit(code)
         return code
 

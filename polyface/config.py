@@ -51,6 +51,7 @@ class Config:
     alpha_max: float = 0.85
     radius: float = 0.15
     init: str = "random"
+    palette: tuple[str, ...] | None = None  # colours polygons pick from (polyface.palettes)
     # search
     strategy: str = "population"
     population: int = 24
@@ -118,6 +119,7 @@ FIELDS: dict[str, Spec] = {
     "alpha_max": Spec(float, 0.0, 1.0),
     "radius": Spec(float, 0.01, 1.0),
     "init": Spec(str, choices=("random", "face")),
+    "palette": Spec(tuple, 1, 256, help="a built-in palette's name or a list of #rrggbb colours"),
     "strategy": Spec(str, choices=("population", "hillclimb")),
     "population": Spec(int, 1, 4096),
     "elites": Spec(int, 1, 4096),
@@ -170,6 +172,13 @@ def check_value(key: str, value: Any, source: str) -> Any:
         raise ConfigError(f"{where}unknown key {key!r} (known keys: {', '.join(sorted(FIELDS))})")
     if key == "seed" and value is None:
         return None
+    if key == "palette":
+        from polyface.palettes import PaletteError, parse_palette
+
+        try:
+            return parse_palette(value)
+        except PaletteError as e:
+            raise ConfigError(f"{where}{e}") from None
     if spec.kind is tuple:
         return _check_tuple(key, value, spec, where)
     if spec.kind is bool:
@@ -231,6 +240,11 @@ def check_config(cfg: Config, source: str = "") -> Config:
         raise ConfigError(
             f"{where}key 'polygons' must be at most max_polygons ({cfg.max_polygons}), got {cfg.polygons}"
         )
+    if cfg.palette and cfg.colour == "grey":
+        from polyface.palettes import is_grey
+
+        if not is_grey(cfg.palette):
+            raise ConfigError(f"{where}key 'palette' must hold only greys (#rrggbb with rr = gg = bb) when colour is grey (or set colour to rgba)")
     if cfg.elites > cfg.population and cfg.strategy == "population":
         raise ConfigError(f"{where}key 'elites' must be at most population ({cfg.population}), got {cfg.elites}")
     return cfg

@@ -11,6 +11,8 @@ every one that fails it, and progress stays measurable on both sides:
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from polyface.detect.mtcnn import Detections
@@ -49,35 +51,45 @@ def detector_tier(
     min_box: float = 0.5,
     logit_scale: float = LOGIT_SCALE,
     shape: torch.Tensor | None = None,
+    min_prob: float = 0.5,
 ) -> torch.Tensor:
     """(B,) one detector's scores on the tiered scale, for any detector's ``Detections``.
 
     ``fallback_logit`` is the detector's face log-odds where it found no face (a smooth
-    slope below detection); passing candidates get ``2 + margin`` of the best face's
-    log-odds (saturating at ``logit_scale``), scaled by ``shape`` in [0, 1] when given.
+    slope below detection). A candidate passes when the portrait rule holds and the best
+    face's probability reaches ``min_prob`` (the same bar as the final check); a face below
+    that bar climbs through ``[1, 2)`` by its log-odds. Passing candidates get ``2 + margin``
+    of the log-odds above the bar (saturating ``logit_scale`` above it), scaled by ``shape``
+    in [0, 1] when given.
     """
-    passes = portrait_rule(det, min_box)
+    bar = math.log(min_prob / (1.0 - min_prob)) if 0.0 < min_prob < 1.0 else 0.0
+    passes = portrait_rule(det, min_box) & (det.best_logit >= bar)
     fallback = torch.sigmoid(fallback_logit / 4.0) * 0.999
-    found = FACE_TIER + 0.999 * det.best_prob * coverage(det, min_box) / det.count.clamp(min=1).float()
-    m = (det.best_logit / logit_scale).clamp(0.0, 1.0)
+    strength = (det.best_logit / bar).clamp(0.0, 1.0) if bar > 0 else det.best_prob
+    found = FACE_TIER + 0.999 * strength * coverage(det, min_box) / det.count.clamp(min=1).float()
+    m = ((det.best_logit - bar) / logit_scale).clamp(0.0, 1.0)
     if shape is not None:
         m = m * shape
     return torch.where(passes, PASS_TIER + m, torch.where(det.count > 0, found, fallback))
 
 
 def tiered_score(
-    det: Detections, canvas_logit: torch.Tensor, min_box: float = 0.5, landmark_weight: float = 0.0
+    det: Detections,
+    canvas_logit: torch.Tensor,
+    min_box: float = 0.5,
+    landmark_weight: float = 0.0,
+    min_prob: float = 0.5,
 ) -> torch.Tensor:
     """(B,) MTCNN's scores on the tiered scale for one image size.
 
     ``canvas_logit`` is O-Net's log-odds on the whole canvas (``FaceDetector.onet_logit``).
-    Candidates that pass get ``2 + margin`` of the best face's log-odds, scaled down by
-    implausible landmarks when ``landmark_weight`` > 0.
+    Candidates that pass (the face at least ``min_prob`` likely) get ``2 + margin`` of the best
+    face's log-odds, scaled down by implausible landmarks when ``landmark_weight`` > 0.
     """
     shape = None
     if landmark_weight > 0:
         shape = (1 - landmark_weight) + landmark_weight * landmark_plausibility(det)
-    return detector_tier(det, canvas_logit, min_box, LOGIT_SCALE, shape)
+    return detector_tier(det, canvas_logit, min_box, LOGIT_SCALE, shape, min_prob)
 
 
 def prior_tier(corr: torch.Tensor, gate: float) -> torch.Tensor:

@@ -1,8 +1,12 @@
 """Genomes: a background colour plus an ordered list of filled polygons.
 
 Coordinates are canvas units in [0, 1]^2, so a genome renders at any size. Colours are
-RGBA floats in [0, 1]; in ``grey`` mode red, green and blue are equal. This module imports
-nothing else of polyface: it is plain data, random draws and JSON.
+RGBA floats in [0, 1]; in ``grey`` mode red, green and blue are equal. A genome may carry a
+palette: then each polygon's colour is a palette entry (``index``) plus its own alpha. This
+module imports nothing else of polyface: it is plain data, random draws and JSON.
+
+JSON format version 2 adds ``palette`` (``#rrggbb`` strings), ``index`` and ``alpha`` in
+place of ``colours`` for palette genomes; version 1 files still load.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 import numpy as np
 
 FORMAT = "polyface-genome"
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)
+MAX_PALETTE = 256
 MODES = ("grey", "rgba")
 MAX_POLYGONS = 4096
 MIN_VERTICES, MAX_VERTICES = 3, 64
@@ -42,6 +48,8 @@ class Genome:
     """One portrait: ``vertices`` (N, V, 2) and ``colours`` (N, 4) float32 arrays, a background.
 
     ``symmetric`` genomes are drawn with every polygon mirrored about the vertical axis.
+    With a ``palette`` (K, 3) of colours ``k / 255``, ``index`` (N,) names each polygon's entry
+    and ``colours[:, :3]`` equals ``palette[index]``.
     """
 
     vertices: np.ndarray
@@ -49,11 +57,16 @@ class Genome:
     background: np.ndarray = field(default_factory=lambda: np.array([0.118, 0.118, 0.118], np.float32))
     mode: str = "rgba"
     symmetric: bool = False
+    palette: np.ndarray | None = None
+    index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.vertices = np.asarray(self.vertices, dtype=np.float32)
         self.colours = np.asarray(self.colours, dtype=np.float32)
         self.background = np.asarray(self.background, dtype=np.float32)
+        if self.palette is not None:
+            self.palette = np.asarray(self.palette, dtype=np.float32)
+            self.index = np.asarray(self.index if self.index is not None else [], dtype=np.int64)
         validate(self)
 
     @property
@@ -65,7 +78,12 @@ class Genome:
         return int(self.vertices.shape[1])
 
     def copy(self) -> Genome:
-        return Genome(self.vertices.copy(), self.colours.copy(), self.background.copy(), self.mode, self.symmetric)
+        return self.replaced(self.vertices.copy(), self.colours.copy(), None if self.index is None else self.index.copy())
+
+    def replaced(self, vertices: np.ndarray, colours: np.ndarray, index: np.ndarray | None = None) -> Genome:
+        """A genome with these polygons and this genome's background, mode, symmetry and palette."""
+        pal = None if self.palette is None else self.palette.copy()
+        return Genome(vertices, colours, self.background.copy(), self.mode, self.symmetric, pal, index)
 
     def drawn(self) -> tuple[np.ndarray, np.ndarray]:
         """The polygons as they are painted, in order: mirror images follow each polygon when symmetric."""
@@ -78,15 +96,21 @@ class Genome:
         return verts, cols
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "format": FORMAT,
             "version": VERSION,
             "mode": self.mode,
             "symmetric": self.symmetric,
             "background": _exact(self.background),
             "vertices": _exact(self.vertices),
-            "colours": _exact(self.colours),
         }
+        if self.palette is None:
+            d["colours"] = _exact(self.colours)
+        else:
+            d["palette"] = [_hex(c) for c in self.palette]
+            d["index"] = [int(i) for i in self.index]
+            d["alpha"] = _exact(self.colours[:, 3])
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -100,7 +124,27 @@ class Genome:
             and np.array_equal(self.background, other.background)
             and np.array_equal(self.vertices, other.vertices)
             and np.array_equal(self.colours, other.colours)
+            and (self.palette is None) == (other.palette is None)
+            and (self.palette is None or np.array_equal(self.palette, other.palette))
+            and (self.index is None or np.array_equal(self.index, other.index))
         )
+
+
+def _hex(rgb: np.ndarray) -> str:
+    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in rgb)
+
+
+def palette_rgb(hexes: list[str]) -> np.ndarray:
+    """``#rrggbb`` strings -> (K, 3) float32, each channel exactly ``k / 255``."""
+    bad = [h for h in hexes if not (isinstance(h, str) and len(h) == 7 and h[0] == "#" and _is_hex(h[1:]))]
+    if bad:
+        raise GenomeError(f"field 'palette' must hold colours #rrggbb, got {bad[0]!r}")
+    ints = [[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in hexes]
+    return np.array(ints, np.float32).reshape(-1, 3) / np.float32(255.0)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _exact(arr: np.ndarray) -> list:
@@ -132,8 +176,24 @@ def validate(g: Genome) -> None:
             raise GenomeError(f"field '{name}' holds NaN or infinity; allowed finite numbers in [{lo}, {hi}]")
         if arr.size and (arr.min() < lo or arr.max() > hi):
             raise GenomeError(f"field '{name}' has values outside the allowed range [{lo}, {hi}]")
+    if g.palette is not None:
+        _validate_palette(g)
     if g.mode == "grey" and n and not (np.array_equal(c[:, 0], c[:, 1]) and np.array_equal(c[:, 0], c[:, 2])):
         raise GenomeError("field 'colours' must have equal red, green and blue in grey mode")
+
+
+def _validate_palette(g: Genome) -> None:
+    p, idx = g.palette, g.index
+    if p.ndim != 2 or p.shape[1] != 3 or not 1 <= p.shape[0] <= MAX_PALETTE:
+        raise GenomeError(f"field 'palette' must hold 1..{MAX_PALETTE} colours, got shape {tuple(p.shape)}")
+    if not np.all(np.isfinite(p)) or not np.array_equal(np.round(p * 255) / np.float32(255.0), p):
+        raise GenomeError("field 'palette' must hold colours #rrggbb (channels k/255)")
+    if idx.shape != (g.n_polygons,):
+        raise GenomeError(f"field 'index' must hold one entry per polygon ({g.n_polygons}), got shape {tuple(idx.shape)}")
+    if idx.size and (idx.min() < 0 or idx.max() >= p.shape[0]):
+        raise GenomeError(f"field 'index' must be in 0..{p.shape[0] - 1} (the palette's entries)")
+    if idx.size and not np.array_equal(g.colours[:, :3], p[idx]):
+        raise GenomeError("field 'colours' must equal the palette entries named by 'index'")
 
 
 def random_polygon(
@@ -169,8 +229,9 @@ def random_genome(
     symmetric: bool = False,
     radius: float = 0.15,
     alpha: tuple[float, float] = (0.2, 0.8),
+    palette: np.ndarray | None = None,
 ) -> Genome:
-    """A genome of ``n_polygons`` random polygons drawn from ``rng``."""
+    """A genome of ``n_polygons`` random polygons drawn from ``rng`` (colours from ``palette`` if given)."""
     if n_polygons < 0 or n_polygons > MAX_POLYGONS:
         raise GenomeError(f"field 'polygons' must be in 0..{MAX_POLYGONS}, got {n_polygons}")
     if not MIN_VERTICES <= n_vertices <= MAX_VERTICES:
@@ -182,7 +243,12 @@ def random_genome(
         if symmetric:
             centre = (rng.uniform(0.0, 0.5), rng.uniform(0.0, 1.0))
         verts[i], cols[i] = random_polygon(rng, n_vertices, mode, centre, radius, alpha)
-    return Genome(verts, cols, np.asarray(background, np.float32), mode, symmetric)
+    index = None
+    if palette is not None:
+        palette = np.asarray(palette, np.float32)
+        index = rng.integers(0, len(palette), size=n_polygons)
+        cols[:, :3] = palette[index]
+    return Genome(verts, cols, np.asarray(background, np.float32), mode, symmetric, palette, index)
 
 
 def from_dict(data: Any) -> Genome:
@@ -192,15 +258,23 @@ def from_dict(data: Any) -> Genome:
     if data.get("format") != FORMAT:
         raise GenomeError(f"field 'format' must be {FORMAT!r}, got {_shown(data.get('format'))}")
     version = data.get("version")
-    if isinstance(version, bool) or version != VERSION:
-        raise GenomeError(f"field 'version' must be {VERSION}, got {_shown(version)}")
+    if isinstance(version, bool) or version not in VERSIONS:
+        raise GenomeError(f"field 'version' must be one of {', '.join(map(str, VERSIONS))}, got {_shown(version)}")
     known = {"format", "version", "mode", "symmetric", "background", "vertices", "colours"}
+    if version >= 2 and "palette" in data:
+        known = (known - {"colours"}) | {"palette", "index", "alpha"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise GenomeError(f"unknown field {_shown(unknown[0])}; allowed: {', '.join(sorted(known))}")
-    for key in ("vertices", "colours", "background"):
+    required = ["vertices", "background"] + (["palette", "index", "alpha"] if "palette" in known else ["colours"])
+    for key in required:
         if key not in data:
             raise GenomeError(f"field {key!r} is missing")
+    palette = index = None
+    if "palette" in known:
+        palette, index, alpha = _palette_fields(data)
+        cols = np.concatenate([palette[index], alpha[:, None]], axis=1)
+        data = {**data, "colours": cols.tolist()}
     arrays = {}
     for key in ("vertices", "colours", "background"):
         try:
@@ -225,7 +299,28 @@ def from_dict(data: Any) -> Genome:
     for key, arr in (("vertices", verts), ("colours", cols), ("background", arrays["background"])):
         if arr.size and np.any(np.abs(arr[np.isfinite(arr)]) > 3.4e38):
             raise GenomeError(f"field {key!r} holds a number too large for float32")
-    return Genome(verts, cols, arrays["background"], mode, sym)
+    return Genome(verts, cols, arrays["background"], mode, sym, palette, index)
+
+
+def _palette_fields(data: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Palette (K,3), index (N,) and alpha (N,) of a version 2 palette genome, checked."""
+    hexes, idx, alpha = data["palette"], data["index"], data["alpha"]
+    if not isinstance(hexes, list) or not 1 <= len(hexes) <= MAX_PALETTE:
+        raise GenomeError(f"field 'palette' must be a list of 1..{MAX_PALETTE} colours #rrggbb")
+    palette = palette_rgb(hexes)
+    if not isinstance(idx, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
+        raise GenomeError("field 'index' must be a list of integers")
+    if any(not 0 <= i < len(palette) for i in idx):
+        raise GenomeError(f"field 'index' must be in 0..{len(palette) - 1} (the palette's entries)")
+    if not isinstance(alpha, list) or len(alpha) != len(idx):
+        raise GenomeError(f"field 'alpha' must be a list of {len(idx)} numbers, one per polygon")
+    try:
+        a = np.asarray(alpha, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GenomeError("field 'alpha' must be a list of numbers") from None
+    if a.dtype == object or a.ndim != 1:
+        raise GenomeError("field 'alpha' must be a list of numbers")
+    return palette, np.asarray(idx, np.int64), a
 
 
 MAX_DIGITS = 40  # no number of a genome needs a longer integer literal

@@ -73,6 +73,7 @@ GALLERY_RUNS = Spec(int, 1, 100000, help="Number of portraits.")
 SEED = Spec(int, 0, 2**63 - 1)
 SEED_START = Spec(int, 0, 2**62, help="First seed.")
 WORKERS = Spec(int, 0, 256)
+PORT = Spec(int, 0, 65535, help="Port of the page (0: any free one).")
 THREADS = Spec(int, 0, 256)
 # Scoring
 MIN_BOX = Spec(float, 0.05, 1.0, help="Face box share of the canvas.")

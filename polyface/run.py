@@ -17,11 +17,12 @@ from polyface import atomic, validate
 from polyface._version import __version__
 from polyface.config import Config, apply, parse_colour, to_toml
 from polyface.detect.mtcnn import FaceDetector
-from polyface.genome import random_genome
+from polyface.genome import palette_rgb, random_genome
 from polyface.runio import readers
 from polyface.runio.gif import GifHook
 from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
 from polyface.runio.run_folder import RunFolder, check_new
+from polyface.runio.plot import ScorePlot
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings
@@ -128,16 +129,18 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     ms = mutation_settings(cfg)
     init_rng = np.random.default_rng(init_seq)
     bg = parse_colour(cfg.background)
+    palette = palette_rgb(list(cfg.palette)) if cfg.palette else None
 
     def initial():
         g = random_genome(
-            init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius, (cfg.alpha_min, cfg.alpha_max)
+            init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius,
+            (cfg.alpha_min, cfg.alpha_max), palette,
         )
         if cfg.init == "face" and g.n_polygons:
             tone = face_tones(g.vertices.mean(axis=1)) + init_rng.normal(0.0, 0.08, g.n_polygons).astype(np.float32)
             luma = g.colours[:, :3] @ np.array([0.299, 0.587, 0.114], np.float32)
             g.colours[:, :3] = np.clip(g.colours[:, :3] * (tone / np.maximum(luma, 0.05))[:, None], 0.0, 1.0)
-        if cfg.colour == "grey" and cfg.grey_values == "bw" and g.n_polygons:
+        if cfg.colour == "grey" and cfg.grey_values == "bw" and g.n_polygons and palette is None:
             g.colours[:, :3] = np.round(g.colours[:, :3])
         return g
 
@@ -233,7 +236,7 @@ def _run(
                 config=cfg.to_dict(),
                 resume=doc,
             )
-        all_hooks.insert(0, run_folder)
+        all_hooks[:0] = [run_folder, ScorePlot(folder)]
         if cfg.gif:
             all_hooks.append(GifHook(folder))  # after the run folder has written its last frame
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)

@@ -175,7 +175,7 @@ GENOME_CASES = [
     render_case("json-number", "-3", "JSON object"),
     render_case("empty-object", "{}", "format", "polyface-genome"),
     render_case("wrong-format-tag", genome(format="svg"), "format", "polyface-genome"),
-    render_case("wrong-version", genome(version=2), "version", "1"),
+    render_case("wrong-version", genome(version=3), "version", "1"),
     render_case("version-missing", genome(version=DROP), "version", "1"),
     render_case("version-bool", genome(version=True), "version", "1"),
     render_case("unknown-field", genome(extra=1), "unknown field", "extra"),
@@ -346,6 +346,11 @@ GALLERY_CASES = [
     Case("gallery-engine-unknown", ["gallery", "-n", "1", "--engine", "spark", "--out", "g"], ("--engine", "local", "ray")),
     Case("gallery-address-without-ray", ["gallery", "-n", "1", "--address", "127.0.0.1:6379", "--out", "g"],
          ("--address", "--engine ray")),
+    Case("evolve-port-over-65535", ["evolve", "--port", "70000", "--out", "r"], ("--port", "0..65535")),
+    Case("evolve-palette-bad-hex", ["evolve", "--colour", "rgba", "--palette", "#12,#ff0000", "--out", "r"],
+         ("--palette", "#rrggbb")),
+    Case("show-run-dir-missing", ["show", "nowhere"], ("nowhere", "not a run folder")),
+    Case("show-port-negative", ["show", "nowhere", "--port", "-1"], ("--port", "0..65535")),
     Case("unknown-command", ["paint"], ("paint",)),
 ]
 
@@ -517,5 +522,5 @@ def test_real_process_prints_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
-    assert proc.stderr.splitlines() == [f"polyface: error: {bad}: field 'version' must be 1, got 9"]
+    assert proc.stderr.splitlines() == [f"polyface: error: {bad}: field 'version' must be one of 1, 2, got 9"]
     assert not out.exists()

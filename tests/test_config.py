@@ -94,6 +94,9 @@ def _value(key: str, spec: Spec) -> st.SearchStrategy:
         return st.floats(spec.lo, spec.hi, allow_nan=False)
     if key == "search_thresholds":
         return st.tuples(*[st.floats(spec.lo, spec.hi, allow_nan=False)] * 3)
+    if key == "palette":
+        hexes = st.from_regex(r"#[0-9a-f]{6}", fullmatch=True)
+        return st.lists(hexes, min_size=int(spec.lo), max_size=8).map(tuple)
     return st.lists(st.integers(int(spec.lo), int(spec.hi)), min_size=key == "verify_sizes", max_size=8).map(tuple)
 
 
@@ -103,6 +106,8 @@ def _consistent(values: dict) -> dict:
     v["alpha_min"], v["alpha_max"] = sorted((v["alpha_min"], v["alpha_max"]))
     v["max_polygons"] = max(v["max_polygons"], v["polygons"], 1)
     v["population"] = max(v["population"], v["elites"])
+    if v["colour"] == "grey":  # a grey run's palette holds greys
+        v["palette"] = tuple("#" + c[1:3] * 3 for c in v["palette"])
     return v
 
 

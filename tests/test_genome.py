@@ -49,7 +49,7 @@ def _doc(**changes):
     [
         ("{", "not valid JSON"),
         ("[]", "JSON object"),
-        (_doc(version=2), "'version'"),
+        (_doc(version=3), "'version'"),
         (_doc(format="other"), "'format'"),
         (_doc(mode="cmyk"), "'mode'"),
         (_doc(vertices=[[[0, 0], [1, 1]]]), "'vertices'"),

@@ -81,6 +81,7 @@ class Hook(Protocol):
 
     def on_start(self, genome: Genome) -> None: ...
     def on_generation(self, progress: Progress) -> None: ...
+    def on_evaluated(self, genomes: list[Genome], scores: np.ndarray) -> None: ...  # each generation's batch
     def on_improve(self, genome: Genome, progress: Progress) -> None: ...
     def on_checkpoint(self, snapshot: dict) -> None: ...
     def on_end(self, result: Result) -> None: ...
@@ -177,10 +178,10 @@ def maybe_verify(st: LoopState, problem: PortraitProblem, verify_sizes: tuple[in
 
 def step(
     strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[int, ...], gate: InterruptGate | None = None
-) -> tuple[Evaluation, bool]:
+) -> tuple[list[Genome], Evaluation, bool]:
     """One generation: ask, evaluate, tell, update ``st`` and verify a new best worth it.
 
-    Returns the evaluation and whether the best improved. KeyboardInterrupt (or any error)
+    Returns the generation's genomes, their evaluation and whether the best improved. KeyboardInterrupt (or any error)
     inside it rewinds strategy, problem and ``st`` to where the generation began; its last
     act holds ``gate``, so a Ctrl-C after it waits for the generation to be written.
     """
@@ -206,7 +207,7 @@ def step(
         for f in dataclasses.fields(st):
             setattr(st, f.name, getattr(mark[2], f.name))
         raise
-    return ev, improved
+    return genomes, ev, improved
 
 
 def _progress(st: LoopState, ev: Evaluation, elapsed_s: float, improved: bool) -> Progress:
@@ -255,11 +256,12 @@ def run_loop(
     try:
         with gate.installed():
             while status is None:
-                ev, improved = step(strategy, problem, st, verify_sizes, gate)
+                genomes, ev, improved = step(strategy, problem, st, verify_sizes, gate)
                 try:  # the generation is complete: its frames and lines are written whole
                     progress = _progress(st, ev, clock() - t0, improved)
                     if st.generation == 1 and not resumed:
                         _call(hooks, "on_start", st.best)
+                    _call(hooks, "on_evaluated", genomes, ev.scores)
                     if improved:
                         _call(hooks, "on_improve", st.best, progress)
                     _call(hooks, "on_generation", progress)

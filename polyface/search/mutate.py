@@ -39,24 +39,36 @@ def new_polygon(
     return pts, col
 
 
+def _paint(g: Genome, col: np.ndarray, rng: np.random.Generator) -> int:
+    """For a palette genome: give ``col`` a random entry of ``g``'s palette; returns its index."""
+    if g.palette is None:
+        return -1
+    k = int(rng.integers(0, len(g.palette)))
+    col[:3] = g.palette[k]
+    return k
+
+
 def add_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings, box: np.ndarray | None = None) -> Genome:
     """Insert a new polygon at a random depth (on top when ``box`` is given, as Pareidoloop did)."""
     if g.n_polygons >= s.max_polygons:
         return replace_polygon(g, rng, s)
     pts, col = new_polygon(rng, s, box)
+    k = _paint(g, col, rng)
     if g.n_vertices != s.n_vertices and g.n_polygons:
         pts = _resample(pts, g.n_vertices)
     at = g.n_polygons if box is not None else int(rng.integers(0, g.n_polygons + 1))
     verts = np.insert(g.vertices.reshape(g.n_polygons, -1, 2), at, pts, axis=0) if g.n_polygons else pts[None]
     cols = np.insert(g.colours, at, col, axis=0) if g.n_polygons else col[None]
-    return Genome(verts, cols, g.background, g.mode, g.symmetric)
+    index = None if g.index is None else np.insert(g.index, at, k)
+    return g.replaced(verts, cols, index)
 
 
 def remove_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings) -> Genome:
     if g.n_polygons <= s.min_polygons:
         return g.copy()
     i = int(rng.integers(0, g.n_polygons))
-    return Genome(np.delete(g.vertices, i, 0), np.delete(g.colours, i, 0), g.background, g.mode, g.symmetric)
+    index = None if g.index is None else np.delete(g.index, i)
+    return g.replaced(np.delete(g.vertices, i, 0), np.delete(g.colours, i, 0), index)
 
 
 def replace_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings) -> Genome:
@@ -65,8 +77,11 @@ def replace_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings) ->
     out = g.copy()
     i = int(rng.integers(0, g.n_polygons))
     pts, col = new_polygon(rng, s)
+    k = _paint(g, col, rng)
     out.vertices[i] = _resample(pts, g.n_vertices)
     out.colours[i] = col
+    if out.index is not None:
+        out.index[i] = k
     return out
 
 
@@ -106,7 +121,12 @@ def recolour(g: Genome, rng: np.random.Generator, s: MutationSettings, sigma: fl
     if i is None:
         return out
     col = out.colours[i]
-    if s.mode == "grey":
+    if out.index is not None:  # move to another palette entry now and then
+        if len(out.palette) > 1 and rng.random() < 0.5:
+            k = (int(out.index[i]) + int(rng.integers(1, len(out.palette)))) % len(out.palette)
+            out.index[i] = k
+            col[:3] = out.palette[k]
+    elif s.mode == "grey":
         if s.grey_values == "bw":
             col[:3] = 1.0 - col[0] if rng.random() < 0.3 else col[0]
         else:
@@ -124,6 +144,8 @@ def reorder(g: Genome, rng: np.random.Generator, s: MutationSettings) -> Genome:
     i, j = rng.choice(g.n_polygons, 2, replace=False)
     out.vertices[[i, j]] = out.vertices[[j, i]]
     out.colours[[i, j]] = out.colours[[j, i]]
+    if out.index is not None:
+        out.index[[i, j]] = out.index[[j, i]]
     return out
 
 

@@ -144,7 +144,7 @@ class PortraitProblem:
             none = det.count == 0
             if bool(none.any()):
                 logit[none] = self.detector.onet_logit(images[none])
-        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight)]
+        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target)]
         if self.blaze is not None:
             with t.section("blazeface"):
                 small = blaze_input(images)
