@@ -97,6 +97,10 @@ def _page_options(live_help: str | None = None):
 @click.option("--gif/--no-gif", default=None, help="Write evolution.gif into the run folder at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; print only the run folder.")
 @click.option(
+    "--profile/--no-profile", default=None,
+    help="Time each part of the run; write profile.json into the run folder and print the table.",
+)
+@click.option(
     "--resume", "resume_dir", type=click.Path(path_type=Path),
     help="Continue the interrupted run in this folder (other flags but the stop rules are ignored).",
 )
@@ -126,6 +130,10 @@ def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) ->
     finally:
         if page:
             page.close()
+    if "profile" in result.extra and not quiet:
+        from polyface.search.timing import format_table
+
+        click.echo(format_table(result.extra["profile"]))
     click.echo(str(result.extra["out"]))
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
 

@@ -89,6 +89,7 @@ class Config:
     device: str = "auto"
     threads: int = 0
     workers: int = 0
+    profile: bool = False  # write profile.json: where the run's time went
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -150,6 +151,7 @@ FIELDS: dict[str, Spec] = {
     "device": Spec(str, choices=("auto", "cpu", "cuda", "mps")),
     "threads": limits.THREADS,
     "workers": limits.WORKERS,
+    "profile": Spec(bool),
 }
 
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")

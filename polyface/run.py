@@ -4,6 +4,7 @@ run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import secrets
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polyface import validate
+from polyface import atomic, validate
 from polyface._version import __version__
 from polyface.config import Config, apply, parse_colour, to_toml
 from polyface.detect.mtcnn import FaceDetector
@@ -28,9 +29,14 @@ from polyface.search.mutate import MutationSettings
 from polyface.prior import face_tones
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
+from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings, breakdown
 from polyface.search.workers import WorkerPool
 
 MAX_VERIFY = 1024
+# With worker processes: how many first generations this process scores itself while they start.
+# 0: wait for them. Scoring here meanwhile measured no faster on 2 shared cores (bench_levers.py:
+# three processes on two cores, this one with torch's 2 threads), so the run waits.
+LOCAL_BATCHES = 0
 
 
 class DeviceError(ValueError):
@@ -206,41 +212,68 @@ def _run(
 ) -> Result:
     if checkpoint_every is None:
         checkpoint_every = cfg.checkpoint_every
+    timings = Timings() if cfg.profile else OFF
+    start = timings.clock()
     device = pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if folder is not None and doc is None:
         check_new(folder)  # before the slow start-up, and before anything is written
-    problem, strategy = build(cfg, device)
+    with timings.section("start: detectors and problem"):
+        problem, strategy = build(cfg, device)
     state = _load_state(doc, folder, strategy, problem) if doc is not None else None
     all_hooks = list(hooks)
     if folder is not None:
-        run_folder = RunFolder(
-            folder,
-            config_record(cfg, device),
-            size=cfg.size,
-            frame_size=cfg.frame_size,
-            frame_every=cfg.frame_every,
-            log_every=cfg.log_every,
-            summary={"seed": cfg.seed, "preset": cfg.preset, "device": str(device)},
-            config=cfg.to_dict(),
-            resume=doc,
-        )
+        with timings.section("start: run folder"):
+            run_folder = RunFolder(
+                folder,
+                config_record(cfg, device),
+                size=cfg.size,
+                frame_size=cfg.frame_size,
+                frame_every=cfg.frame_every,
+                log_every=cfg.log_every,
+                summary={"seed": cfg.seed, "preset": cfg.preset, "device": str(device)},
+                config=cfg.to_dict(),
+                resume=doc,
+            )
         all_hooks[:0] = [run_folder, ScorePlot(folder)]
         if cfg.gif:
             all_hooks.append(GifHook(folder))  # after the run folder has written its last frame
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
+    workers = n_workers(cfg, device)
+    if timings.enabled:  # the loop is timed from outside: its strategy, problem and hooks
+        problem.timings = timings
+        strategy = TimedStrategy(strategy, timings)
+        all_hooks = [TimedHook(h, timings) for h in all_hooks]
     try:
-        workers = n_workers(cfg, device)
         if workers > 1:  # inside the try: Ctrl-C while the workers start still closes them
-            problem.use_pool(WorkerPool(workers, problem.settings))
+            with timings.section("start: worker processes"):
+                pool = WorkerPool(workers, problem.settings, profile=cfg.profile, wait=False)
+                problem.use_pool(pool, local_batches=LOCAL_BATCHES)
         result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
     finally:
-        problem.close()
+        with timings.section("stop: worker processes"):
+            problem.close()
     result.extra["out"] = folder
     result.extra["seed"] = cfg.seed
     result.extra["config"] = cfg
+    if timings.enabled:
+        result.extra["profile"] = write_profile(timings, timings.clock() - start, result, workers, folder)
     return result
+
+
+def write_profile(timings: Timings, wall: float, result: Result, workers: int, folder: Path | None) -> dict:
+    """The breakdown of a run's wall time; written to ``profile.json`` in the run folder."""
+    doc = breakdown(timings, wall)
+    doc |= {
+        "loop_elapsed_s": round(result.elapsed_s, 4),
+        "generations": result.generations,
+        "evaluations": result.evaluations,
+        "workers": workers,
+    }
+    if folder is not None:
+        atomic.write_text(Path(folder) / "profile.json", json.dumps(doc, indent=2) + "\n")
+    return doc
 
 
 def _load_state(doc: dict, folder: Path, strategy, problem) -> LoopState:

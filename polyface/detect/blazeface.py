@@ -17,6 +17,8 @@ from polyface.detect.blazeface_decode import SCORE_CLIP, anchors, decode, letter
 from polyface.detect.blazeface_net import WEIGHTS_FILE, load_net
 from polyface.detect.types import Detections
 
+CPU_CHUNK = 8  # images per pass of the network on the CPU
+
 KEYPOINTS = ("right eye", "left eye", "nose tip", "mouth centre", "right ear tragion", "left ear tragion")
 """The order of BlazeFace's six keypoints; right and left are the subject's (the right eye
 appears on the left of an upright, unmirrored photo)."""
@@ -61,12 +63,20 @@ class BlazeFace(nn.Module):
             raise ValueError(f"images must be floats in [0, 1], got dtype {images.dtype}")
         return images.to(self.device, torch.float32)
 
+    def _net(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network over ``x`` in slices of ``CPU_CHUNK`` images on the CPU (their activations
+        stay in cache: about 1.7x faster per image than one batch of 56 on 2 cores)."""
+        if x.device.type != "cpu" or len(x) <= CPU_CHUNK:
+            return self.net(x)
+        outs = [self.net(x[i : i + CPU_CHUNK]) for i in range(0, len(x), CPU_CHUNK)]
+        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+
     @torch.inference_mode()
     def raw(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's unclipped outputs for images (B,3,H,W) in [0, 1]: regressors
         (B,896,16) and logits (B,896), as the .tflite model gives them."""
         x, _ = letterbox(self._inputs(images))
-        return self.net(x)
+        return self._net(x)
 
     @torch.inference_mode()
     def max_logit(self, images: torch.Tensor) -> torch.Tensor:
@@ -91,7 +101,7 @@ class BlazeFace(nn.Module):
         imgs = self._inputs(images)
         b, _, h, w = imgs.shape
         x, box = letterbox(imgs)
-        reg, logits = self.net(x)
+        reg, logits = self._net(x)
         th = self.min_score if min_score is None else float(min_score)
         m = weighted_nms(decode(reg, logits, self.anchor_xy), th, self.iou_threshold)
         scale = torch.tensor([box.span, box.span], device=self.device)

@@ -18,6 +18,7 @@ from polyface.prior import FacePrior
 from polyface.render.batch import Renderer, make_renderer
 from polyface.render.cairo import render_batch
 from polyface.search.augment import AugmentSettings, augment
+from polyface.search.timing import OFF, Timings, merge_workers
 from polyface.search.types import Evaluation, Verdict
 
 # Evaluation and Verdict moved to search.types, Renderer to render.batch.
@@ -69,6 +70,9 @@ class PortraitProblem:
         self.augment = augment if augment and augment.copies > 0 else None
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.pool = None
+        self.batches = 0  # batches evaluated so far (part of the state: it decides where they are scored)
+        self.local_batches = 0  # with a pool: how many first batches this process scores itself
+        self.timings: Timings = OFF  # set to an enabled Timings to profile where the time goes
         self.settings = dict(
             work_size=work_size,
             search_sizes=tuple(search_sizes),
@@ -84,11 +88,16 @@ class PortraitProblem:
 
     def state_dict(self) -> dict:
         """The random state of robust scoring, as plain data."""
-        return {"rng": self.rng.bit_generator.state}
+        return {"rng": self.rng.bit_generator.state, "batches": self.batches}
 
     def load_state_dict(self, d: dict) -> None:
         state = validate.table(d, "problem").get("rng")
         self.rng.bit_generator.state = validate.rng_state(state, "problem.rng", self.rng.bit_generator.state)
+        batches = d.get("batches", 0)
+        if not validate.is_int(batches) or batches < 0:
+            got = validate.shown(batches)
+            raise validate.FieldError(f"field 'problem.batches' must be a whole number >= 0, got {got}")
+        self.batches = int(batches)
 
     @property
     def noisy(self) -> bool:
@@ -96,13 +105,17 @@ class PortraitProblem:
         return self.augment is not None
 
     def _score_at(self, genomes: list[Genome], size: int, seed: int | None) -> tuple[torch.Tensor, ...]:
-        images = self.render(genomes, size)
+        t = self.timings
+        with t.section("render"):
+            images = self.render(genomes, size)
         copies = 1
         if self.augment is not None:
-            gen = torch.Generator().manual_seed(seed)
-            images = augment(images, self.augment, gen)
+            with t.section("augment"):
+                gen = torch.Generator().manual_seed(seed)
+                images = augment(images, self.augment, gen)
             copies = self.augment.copies
-        det, scores = self._ensemble(images)
+        with t.section("fitness (combine)"):
+            det, scores = self._ensemble(images)
         passes = scores >= fitness.PASS_TIER
         b = len(genomes)
         if copies > 1:
@@ -121,29 +134,33 @@ class PortraitProblem:
         reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU) judges only the
         images that every other member already accepts.
         """
-        size = images.shape[-1]
+        size, t = images.shape[-1], self.timings
         # The acceptance pyramid, less the fine levels that only see faces far too small to count:
         # a different pyramid would align differently with the face and not transfer across sizes.
-        det = self.detector(images, thresholds=self.thresholds, skip_below=0.5 * self.min_box * size)
-        # The whole-canvas O-Net signal only matters where the cascade found no face at all.
-        logit = torch.zeros(images.shape[0], device=images.device)
-        none = det.count == 0
-        if bool(none.any()):
-            logit[none] = self.detector.onet_logit(images[none])
+        with t.section("mtcnn"):
+            det = self.detector(images, thresholds=self.thresholds, skip_below=0.5 * self.min_box * size)
+            # The whole-canvas O-Net signal only matters where the cascade found no face at all.
+            logit = torch.zeros(images.shape[0], device=images.device)
+            none = det.count == 0
+            if bool(none.any()):
+                logit[none] = self.detector.onet_logit(images[none])
         tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target)]
         if self.blaze is not None:
-            small = blaze_input(images)
-            bdet, blogit = self.blaze.detect(small)
+            with t.section("blazeface"):
+                small = blaze_input(images)
+                bdet, blogit = self.blaze.detect(small)
             tiers.append(fitness.detector_tier(bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE))
         if self.prior is not None:
-            corr = self.prior(images, det.best_box)
-            t = fitness.prior_tier(corr, self.prior_gate)
-            tiers.append(torch.where(det.count > 0, t, torch.full_like(t, 3.0)))
+            with t.section("prior"):
+                corr = self.prior(images, det.best_box)
+            pt = fitness.prior_tier(corr, self.prior_gate)
+            tiers.append(torch.where(det.count > 0, pt, torch.full_like(pt, 3.0)))
         scores = fitness.ensemble_score(tiers)
         if self.haar is not None:
             ok = (scores >= fitness.PASS_TIER).nonzero().flatten()
             if ok.numel():
-                depth = self.haar(images[ok]).to(scores.device)
+                with t.section("haar"):
+                    depth = self.haar(images[ok]).to(scores.device)
                 haar = fitness.gate_tier(depth, depth >= 1.0)
                 scores[ok] = torch.minimum(scores[ok], haar)  # a gate: its no holds back, its yes adds nothing
         return det, scores
@@ -151,18 +168,28 @@ class PortraitProblem:
     def evaluate(self, genomes: list[Genome]) -> Evaluation:
         """Score a batch: the first size for all, each further size only for those passing so far.
 
-        With worker processes the batch is split between them; each genome's score depends
+        With worker processes the batch is split between them, after the first
+        ``local_batches`` batches, scored here while the workers start (a fixed count, so that
+        a seed gives the same run whenever the workers are ready); each genome's score depends
         only on the genome and this generation's random draws, wherever it is computed.
         """
         seed = int(self.rng.integers(0, 2**62)) if self.augment is not None else None
-        if self.pool is not None and len(genomes) >= 2 * self.pool.size:
-            return self.pool.score(genomes, seed)
+        self.batches += 1
+        if self.pool is not None and len(genomes) >= 2 * self.pool.size and self.batches > self.local_batches:
+            if not self.timings.enabled:
+                return self.pool.score(genomes, seed)
+            with self.timings.section("workers: waiting for their start-up"):
+                getattr(self.pool, "wait_ready", lambda: None)()
+            t0 = self.timings.clock()
+            ev = self.pool.score(genomes, seed)
+            merge_workers(self.timings, self.timings.clock() - t0, self.pool.reports)
+            return ev
         return self.score_batch(genomes, seed)
 
-    def use_pool(self, pool) -> None:
+    def use_pool(self, pool, local_batches: int = 0) -> None:
         """Score large batches in ``pool`` (a ``polyface.search.workers.WorkerPool`` built from
-        ``self.settings``); ``close`` stops it."""
-        self.pool = pool
+        ``self.settings``) after the first ``local_batches``; ``close`` stops it."""
+        self.pool, self.local_batches = pool, local_batches
 
     def close(self) -> None:
         """Stop worker processes, if any."""
@@ -172,6 +199,10 @@ class PortraitProblem:
 
     def score_batch(self, genomes: list[Genome], seed: int | None) -> Evaluation:
         """Score genomes under the random draws of ``seed`` (None without robust scoring)."""
+        with self.timings.section("fitness (combine)"):
+            return self._score_batch(genomes, seed)
+
+    def _score_batch(self, genomes: list[Genome], seed: int | None) -> Evaluation:
         scores0, passes0, probs, boxes, found = self._score_at(genomes, self.sizes[0], seed)
         per_size = [scores0]
         alive = passes0.clone()
@@ -195,9 +226,14 @@ class PortraitProblem:
     def verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool = True) -> Verdict:
         """Check the portrait rule on the antialiased Cairo render at each size, smallest first,
         with every member of the ensemble (see ``judge``)."""
+        with self.timings.section("verify"):
+            return self._verify(genome, sizes, stop_early)
+
+    def _verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool) -> Verdict:
         verdict = Verdict()
         for size in sorted(set(sizes)):
-            image = render_batch([genome], size, antialias=True)
+            with self.timings.section("verify: render"):
+                image = render_batch([genome], size, antialias=True)
             det, votes = self.judge(image)
             ok = all(votes.values())
             verdict.sizes[size] = (ok, float(det.best_prob[0]), int(det.count[0]))
@@ -209,13 +245,18 @@ class PortraitProblem:
         """Each ensemble member's yes or no on one image (1,3,H,W): MTCNN's portrait rule with
         ``prob >= target`` at its default thresholds, BlazeFace's portrait rule, the face-layout
         prior's gate and the whole Haar cascade, as the problem enables them."""
-        det = self.accept(image)
+        t = self.timings
+        with t.section("verify: mtcnn"):
+            det = self.accept(image)
         votes = {"mtcnn": bool(fitness.portrait_rule(det, self.min_box)[0]) and float(det.best_prob[0]) >= self.target}
         if self.blaze is not None:
-            votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), self.min_box)[0])
+            with t.section("verify: blazeface"):
+                votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), self.min_box)[0])
         if self.prior is not None:
-            corr = float(self.prior(image, det.best_box)[0]) if int(det.count[0]) else -1.0
+            with t.section("verify: prior"):
+                corr = float(self.prior(image, det.best_box)[0]) if int(det.count[0]) else -1.0
             votes["prior"] = corr >= self.prior_gate
         if self.haar is not None:
-            votes["haar"] = bool(self.haar.found(image)[0])
+            with t.section("verify: haar"):
+                votes["haar"] = bool(self.haar.found(image)[0])
         return det, votes

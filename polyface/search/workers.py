@@ -26,6 +26,7 @@ from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import Genome
 from polyface.search.augment import AugmentSettings
 from polyface.search.problem import PortraitProblem
+from polyface.search.timing import Timings
 from polyface.search.types import Evaluation
 
 _LEN = struct.Struct("<Q")
@@ -100,15 +101,24 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     for key in ("search_sizes", "thresholds"):
         settings[key] = tuple(settings[key])
     problem = PortraitProblem(FaceDetector(device="cpu"), **settings)
+    profile = bool(header.get("profile"))
+    if profile:
+        problem.timings = Timings()
     _send(stdout, {"ready": True}, [])
     while True:
         try:
             header, body = _recv(stdin)
         except EOFError:
             return
+        t0 = problem.timings.clock()
         ev = problem.score_batch(decode_genomes(header["genomes"], body), header["seed"])
         table = np.column_stack([ev.scores, ev.passes, ev.probs, ev.boxes]).astype(np.float64)
-        _send(stdout, {"rows": len(table)}, [table])
+        reply: dict[str, Any] = {"rows": len(table)}
+        if profile:  # this request's sections and busy time, for the parent's breakdown
+            t = problem.timings
+            reply |= {"seconds": t.seconds, "calls": t.calls, "busy": t.clock() - t0}
+            problem.timings.reset()
+        _send(stdout, reply, [table])
 
 
 def worker_command() -> list[str]:
@@ -138,8 +148,11 @@ class WorkerPool:
     (``PortraitProblem.use_pool``), so the problem never imports this module.
     """
 
-    def __init__(self, size: int, settings: dict[str, Any]) -> None:
+    def __init__(self, size: int, settings: dict[str, Any], profile: bool = False, wait: bool = True) -> None:
+        """Start the workers; with ``wait`` False return at once (``score`` and ``wait_ready``
+        wait for them), so the caller can work while they load."""
         self.size = size
+        self.reports: list[dict[str, Any]] = []  # with ``profile``: each worker's timings of the last call
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.procs = [
             subprocess.Popen(
@@ -150,30 +163,51 @@ class WorkerPool:
             )
             for _ in range(size)
         ]
+        self._starting = list(self.procs)
         try:
             for p in self.procs:
-                _send(p.stdin, {"settings": _settings_to_json(settings)}, [])
-            for p in self.procs:
-                _recv(p.stdout)  # ready
+                _send(p.stdin, {"settings": _settings_to_json(settings), "profile": profile}, [])
+            if wait:
+                self.wait_ready()
         except BaseException:  # Ctrl-C while they start (or one died): none may outlive this
-            for p in self.procs:
-                p.kill()
-                p.wait()
+            self._kill()
             raise
 
+    def wait_ready(self) -> None:
+        """Block until every worker has loaded its detectors; on Ctrl-C, or if one died while
+        starting, kill them all and raise."""
+        try:
+            for p in self._starting:
+                _recv(p.stdout)
+        except BaseException:
+            self._kill()
+            raise
+        self._starting = []
+
+    def _kill(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
     def score(self, genomes: list[Genome], seed: int | None) -> Evaluation:
+        self.wait_ready()
         slices = np.array_split(np.arange(len(genomes)), self.size)
         for p, idx in zip(self.procs, slices):
             meta, arrays = encode_genomes([genomes[i] for i in idx])
             _send(p.stdin, {"genomes": meta, "seed": seed}, arrays)
-        tables = []
+        tables, self.reports = [], []
         for p in self.procs:
             header, body = _recv(p.stdout)
             tables.append(np.frombuffer(body, np.float64).reshape(header["rows"], 7))
+            if "busy" in header:
+                self.reports.append(header)
         t = np.concatenate(tables)
         return Evaluation(scores=t[:, 0], passes=t[:, 1] > 0.5, probs=t[:, 2], boxes=t[:, 3:7])
 
     def close(self) -> None:
+        for p in self._starting:  # still loading: nothing to finish, stop it now
+            p.kill()
+        self._starting = []
         for p in self.procs:
             try:
                 p.stdin.close()
