@@ -250,9 +250,11 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_ctrl_c_while_scoring_workers_start_exits_130_and_leaves_no_worker(tmp_path):
-    """The default preset scores in worker processes on a CPU with two cores or more."""
+    """A preset that asks for two scoring worker processes."""
+    preset = tmp_path / "two-workers.toml"
+    preset.write_text('description = "two scoring workers"\nworkers = 2\n')
     cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--quiet", "--seed", "1", "--max-generations", "2000",
-           "--out", str(tmp_path / "run")]
+           "--preset", str(preset), "--out", str(tmp_path / "run")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     workers: list[int] = []
     for _ in range(1200):
