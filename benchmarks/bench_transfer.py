@@ -54,6 +54,12 @@ def judge_run(out: Path, judges: list) -> dict[str, dict[str, bool]]:
     return verdict
 
 
+def _median(rs: list[dict]) -> str:
+    """Median time to a verified portrait; runs without one count as never (shown as '> limit')."""
+    m = statistics.median([r["seconds"] if r["portrait"] else float("inf") for r in rs])
+    return f"{m:.1f}" if m != float("inf") else "> limit"
+
+
 def label(preset: str) -> str:
     return Path(preset).stem if preset.endswith(".toml") else preset
 
@@ -65,6 +71,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--presets", default="fool,benchmarks/presets/default-v1.toml,default")
     ap.add_argument("--judge-only", action="store_true", help="judge the run folders already written")
+    ap.add_argument("--name", default="bench_transfer", help="name of the JSON file under benchmarks/results/")
     args = ap.parse_args()
     rows = []
     for preset in args.presets.split(","):
@@ -100,7 +107,7 @@ def main() -> None:
             "preset": label(preset),
             "judges": "+".join(independent(load_preset(preset))),
             "portraits": f"{len(done)}/{n}",
-            "median s": round(statistics.median([r["seconds"] if r["portrait"] else float("inf") for r in rs]), 1),
+            "median s": _median(rs),
             "within 60 s": f"{sum(s <= 60 for s in done)}/{n}",
         }
         for view in VIEWS:
@@ -113,7 +120,7 @@ def main() -> None:
     print(table(rows, list(rows[0])))
     print()
     print(table(summary, list(summary[0])))
-    path = write_json("bench_transfer", {"machine": machine(), "args": vars(args), "runs": rows, "summary": summary})
+    path = write_json(args.name, {"machine": machine(), "args": vars(args), "runs": rows, "summary": summary})
     print(f"\nwrote {path}")
 
 
