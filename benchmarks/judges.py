@@ -75,12 +75,13 @@ class TorchJudge:
             self.det = FaceDetector()
 
     def side(self, rgb: np.ndarray) -> float:
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-        if self.name == "blazeface" and max(x.shape[-2:]) > 128:  # area-average down to its input, as polyface does
-            x = torch.nn.functional.interpolate(x, size=(128, 128), mode="area")
-            scale = rgb.shape[0] / 128
-        else:
-            scale = 1.0
+        x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        scale = 1.0
+        if self.name == "blazeface":  # area-averaged down to its input, as polyface does
+            from polyface.detect.blazeface import blaze_input
+
+            small = blaze_input(x)
+            scale, x = x.shape[-1] / small.shape[-1], small
         d = self.det(x)
         boxes, _, _ = d.for_image(0)
         if not len(boxes):

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from polyface import fitness, validate
-from polyface.detect.mtcnn import FaceDetector
+from polyface.detect.mtcnn import Detections, FaceDetector
 
 MAX_PIXELS = 8192 * 8192
 MAX_IMAGE_BYTES = 512 * 1024 * 1024  # an uncompressed 8192x8192 RGBA BMP is 256 MiB
@@ -79,13 +79,12 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{shown}: not a readable image ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
 
 
-def member_votes(x: torch.Tensor, detector: FaceDetector, members: dict, min_box: float) -> dict[str, dict]:
-    """Each ensemble member's verdict on one image (1,3,H,W): BlazeFace's portrait rule (on the
-    image area-averaged to its 128 px input), the mean-face correlation in MTCNN's box, and
-    the whole Haar cascade, for those in ``members`` (name -> module)."""
-    from polyface.search.problem import blaze_input
+def member_votes(x: torch.Tensor, det: Detections, members: dict, min_box: float) -> dict[str, dict]:
+    """Each ensemble member's verdict on one image (1,3,H,W) whose MTCNN detections are ``det``:
+    BlazeFace's portrait rule (on the image area-averaged to its 128 px input), the mean-face
+    correlation in MTCNN's box, and the whole Haar cascade, for those in ``members`` (name -> module)."""
+    from polyface.detect.blazeface import blaze_input
 
-    det = detector(x)
     out = {}
     if "blazeface" in members:
         b = members["blazeface"](blaze_input(x))
@@ -119,7 +118,7 @@ def score_images(
         ]
         passes = bool(fitness.portrait_rule(det, min_box)[0])
         votes = {"mtcnn": {"portrait": passes, "prob": round(float(det.best_prob[0]), 6), "faces": int(det.count[0])}}
-        votes.update(member_votes(x, detector, members or {}, min_box))
+        votes.update(member_votes(x, det, members or {}, min_box))
         out.append(
             ImageScore(
                 path=str(p),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from hypothesis import strategies as st
 
 from polyface import validate
 from polyface.cli import cli
-from polyface.preset import load_preset
 from polyface.genome import GenomeError, from_json
 from polyface.runio import readers
 from polyface.runio.layout import CHECKPOINT, HISTORY, LOG, RESULT, RunFolderError
@@ -25,36 +23,7 @@ from polyface.runio.layout import CHECKPOINT, HISTORY, LOG, RESULT, RunFolderErr
 from test_bad_inputs import assert_one_line_error, genome_dict, snapshot
 
 
-def small(**kw):
-    base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
-                frame_size=48, verify_sizes=(48,), max_generations=30, threads=2, workers=1)
-    base.update(kw)
-    return load_preset("default").replace(**base)
-
-
-class StopAt:
-    def __init__(self, generation: int) -> None:
-        self.generation = generation
-
-    def on_generation(self, p) -> None:
-        if p.generation == self.generation:
-            raise KeyboardInterrupt
-
-
-@pytest.fixture(scope="module")
-def interrupted(tmp_path_factory) -> Path:
-    """A real run folder, interrupted at generation 4 (so it holds a checkpoint to resume)."""
-    from polyface.run import evolve
-
-    out = tmp_path_factory.mktemp("runs") / "cut"
-    r = evolve(small(), out=out, hooks=[StopAt(4)], checkpoint_every=0)
-    assert r.status == "interrupted"
-    return out
-
-
-def copy_run(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, symlinks=True)
-    return dst
+from run_fixtures import interrupted, small  # noqa: F401  (interrupted: a fixture)
 
 
 def edit_checkpoint(run: Path, **fields) -> None:

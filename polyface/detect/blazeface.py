@@ -24,6 +24,14 @@ KEYPOINTS = ("right eye", "left eye", "nose tip", "mouth centre", "right ear tra
 appears on the left of an upright, unmirrored photo)."""
 
 
+def blaze_input(images: torch.Tensor, side: int = 128) -> torch.Tensor:
+    """Images larger than BlazeFace's 128 px input, area-averaged down to it first (its own
+    resize is bilinear, which aliases a large render into noise); smaller ones as they are."""
+    if images.shape[-1] <= side and images.shape[-2] <= side:
+        return images
+    return torch.nn.functional.interpolate(images, size=(side, side), mode="area")
+
+
 class BlazeFace(nn.Module):
     """BlazeFace over a batch: ``forward(images)`` with images (B,3,H,W) RGB floats in [0, 1].
 

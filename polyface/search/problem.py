@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from polyface import fitness, validate
-from polyface.detect.blazeface import BlazeFace
+from polyface.detect.blazeface import BlazeFace, blaze_input
 from polyface.detect.haar import HaarDepth
 from polyface.detect.mtcnn import Detections, FaceDetector
 from polyface.genome import Genome
@@ -22,15 +22,7 @@ from polyface.search.timing import OFF, Timings, merge_workers
 from polyface.search.types import Evaluation, Verdict
 
 # Evaluation and Verdict moved to search.types, Renderer to render.batch.
-__all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict", "blaze_input"]
-
-
-def blaze_input(images: torch.Tensor, side: int = 128) -> torch.Tensor:
-    """Images larger than BlazeFace's 128 px input, area-averaged down to it first (its own
-    resize is bilinear, which aliases a large render into noise); smaller ones as they are."""
-    if images.shape[-1] <= side and images.shape[-2] <= side:
-        return images
-    return torch.nn.functional.interpolate(images, size=(side, side), mode="area")
+__all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict"]
 
 
 class PortraitProblem:
