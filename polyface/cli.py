@@ -152,8 +152,10 @@ def show(run_dir, port, open_browser) -> None:
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
 @click.option("--min-box", type=click_type(limits.MIN_BOX), default=0.5, show_default=True, help=limits.MIN_BOX.help)
+@click.option("--face-margin", type=click_type(limits.FACE_MARGIN), default=-1.0, show_default=True,
+              help=limits.FACE_MARGIN.help)
 @click.option("--device", type=_field("device"), default="cpu", show_default=True, help="Where to score.")
-def score(images, as_json, min_box, device) -> None:
+def score(images, as_json, min_box, face_margin, device) -> None:
     """Detect faces in IMAGES: MTCNN's faces and portrait rule, and each other detector's verdict
     (BlazeFace, the mean-face correlation, and OpenCV's Haar cascade when it is installed)."""
     from polyface.detect import BlazeFace, FaceDetector
@@ -172,7 +174,7 @@ def score(images, as_json, min_box, device) -> None:
         members["haar"] = HaarDepth(min_box)
     except HaarUnavailable:
         pass  # OpenCV is optional: the Haar verdict is left out
-    for s in score_images(list(images), det, min_box, members):
+    for s in score_images(list(images), det, min_box, members, face_margin):
         if as_json:
             click.echo(json.dumps(s.to_dict()))
             continue

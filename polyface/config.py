@@ -60,6 +60,7 @@ class Config:
     search_sizes: tuple[int, ...] = (96,)
     search_thresholds: tuple[float, float, float] = (0.8, 0.9, 0.7)
     min_box: float = 0.5
+    face_margin: float = -1.0  # -1: the face box may run off the canvas (fitness.NO_MARGIN)
     target: float = 0.99
     verify_sizes: tuple[int, ...] = (64, 96, 128, 192, 256, 384)
     # robust scoring
@@ -127,6 +128,7 @@ FIELDS: dict[str, Spec] = {
     "search_sizes": Spec(tuple, 24, 1024),
     "search_thresholds": Spec(tuple, 0.0, 1.0, items=3),
     "min_box": limits.MIN_BOX,
+    "face_margin": limits.FACE_MARGIN,
     "target": Spec(float, 0.0, 1.0),
     "verify_sizes": Spec(tuple, 24, 4096),
     "augment": Spec(int, 0, 64),

@@ -24,20 +24,47 @@ BLAZE_LOGIT_SCALE = 10.0  # the same for BlazeFace (its logits are clipped at 10
 TIE_BREAK = 0.4  # share of the room left in the lowest member's tier that the others' lead can fill
 
 
-def portrait_rule(det: Detections, min_box: float = 0.5) -> torch.Tensor:
-    """(B,) bool: exactly one face, and its box spans at least ``min_box`` of width and height."""
+NO_MARGIN = -1.0  # ``face_margin`` at which a face box may run off the canvas by a whole side: no framing rule
+OVERHANG_SLOPE = 0.25  # overhang (share of the side) at which ``framing`` reaches 0
+
+
+def overhang(det: Detections, face_margin: float = NO_MARGIN) -> torch.Tensor:
+    """(B,) how far the best face's box reaches past the frame that keeps ``face_margin`` of the
+    canvas clear on every side, as a share of the canvas side (0: inside the frame)."""
+    h, w = det.size
+    box = det.best_box / torch.tensor([w, h, w, h], dtype=det.best_box.dtype, device=det.best_box.device)
+    over = torch.cat([face_margin - box[:, :2], box[:, 2:] - (1.0 - face_margin)], 1)
+    return over.amax(1).clamp(min=0.0)
+
+
+def framing(det: Detections, face_margin: float = NO_MARGIN) -> torch.Tensor:
+    """(B,) in [0, 1]: 1 where the best face's box lies inside the frame (``overhang`` 0), falling
+    to 0 at an overhang of ``OVERHANG_SLOPE`` of the side; always 1 without a framing rule."""
+    if face_margin <= NO_MARGIN:
+        return torch.ones(det.best_box.shape[0], device=det.best_box.device)
+    return (1.0 - overhang(det, face_margin) / OVERHANG_SLOPE).clamp(0.0, 1.0)
+
+
+def portrait_rule(det: Detections, min_box: float = 0.5, face_margin: float = NO_MARGIN) -> torch.Tensor:
+    """(B,) bool: exactly one face, its box spans at least ``min_box`` of width and height, and
+    (with ``face_margin`` > ``NO_MARGIN``) it keeps that share of the canvas clear on every side: the
+    whole face in the picture, as a portrait frames it, not cropped by the canvas's edges."""
     h, w = det.size
     bw = det.best_box[:, 2] - det.best_box[:, 0]
     bh = det.best_box[:, 3] - det.best_box[:, 1]
-    return (det.count == 1) & (bw >= min_box * w) & (bh >= min_box * h)
+    ok = (det.count == 1) & (bw >= min_box * w) & (bh >= min_box * h)
+    if face_margin > NO_MARGIN:
+        ok &= overhang(det, face_margin) <= 0.0
+    return ok
 
 
-def coverage(det: Detections, min_box: float = 0.5) -> torch.Tensor:
-    """(B,) in [0, 1]: how far the best face's box is towards spanning ``min_box`` of the canvas."""
+def coverage(det: Detections, min_box: float = 0.5, face_margin: float = NO_MARGIN) -> torch.Tensor:
+    """(B,) in [0, 1]: how far the best face's box is towards spanning ``min_box`` of the canvas
+    (and, with a framing rule, towards lying inside the frame)."""
     h, w = det.size
     bw = (det.best_box[:, 2] - det.best_box[:, 0]).clamp(min=0) / (min_box * w)
     bh = (det.best_box[:, 3] - det.best_box[:, 1]).clamp(min=0) / (min_box * h)
-    return torch.minimum(bw, bh).clamp(max=1.0)
+    return torch.minimum(bw, bh).clamp(max=1.0) * framing(det, face_margin)
 
 
 def margin(logit: torch.Tensor) -> torch.Tensor:
@@ -52,21 +79,23 @@ def detector_tier(
     logit_scale: float = LOGIT_SCALE,
     shape: torch.Tensor | None = None,
     min_prob: float = 0.5,
+    face_margin: float = NO_MARGIN,
 ) -> torch.Tensor:
     """(B,) one detector's scores on the tiered scale, for any detector's ``Detections``.
 
     ``fallback_logit`` is the detector's face log-odds where it found no face (a smooth
     slope below detection). A candidate passes when the portrait rule holds and the best
     face's probability reaches ``min_prob`` (the same bar as the final check); a face below
-    that bar climbs through ``[1, 2)`` by its log-odds. Passing candidates get ``2 + margin``
+    that bar climbs through ``[1, 2)`` by its log-odds and by how far its box is towards the
+    rule's size and frame (``coverage``). Passing candidates get ``2 + margin``
     of the log-odds above the bar (saturating ``logit_scale`` above it), scaled by ``shape``
     in [0, 1] when given.
     """
     bar = math.log(min_prob / (1.0 - min_prob)) if 0.0 < min_prob < 1.0 else 0.0
-    passes = portrait_rule(det, min_box) & (det.best_logit >= bar)
+    passes = portrait_rule(det, min_box, face_margin) & (det.best_logit >= bar)
     fallback = torch.sigmoid(fallback_logit / 4.0) * 0.999
     strength = (det.best_logit / bar).clamp(0.0, 1.0) if bar > 0 else det.best_prob
-    found = FACE_TIER + 0.999 * strength * coverage(det, min_box) / det.count.clamp(min=1).float()
+    found = FACE_TIER + 0.999 * strength * coverage(det, min_box, face_margin) / det.count.clamp(min=1).float()
     m = ((det.best_logit - bar) / logit_scale).clamp(0.0, 1.0)
     if shape is not None:
         m = m * shape
@@ -79,6 +108,7 @@ def tiered_score(
     min_box: float = 0.5,
     landmark_weight: float = 0.0,
     min_prob: float = 0.5,
+    face_margin: float = NO_MARGIN,
 ) -> torch.Tensor:
     """(B,) MTCNN's scores on the tiered scale for one image size.
 
@@ -89,7 +119,7 @@ def tiered_score(
     shape = None
     if landmark_weight > 0:
         shape = (1 - landmark_weight) + landmark_weight * landmark_plausibility(det)
-    return detector_tier(det, canvas_logit, min_box, LOGIT_SCALE, shape, min_prob)
+    return detector_tier(det, canvas_logit, min_box, LOGIT_SCALE, shape, min_prob, face_margin)
 
 
 def prior_tier(corr: torch.Tensor, gate: float) -> torch.Tensor:

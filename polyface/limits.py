@@ -77,3 +77,7 @@ PORT = Spec(int, 0, 65535, help="Port of the page (0: any free one).")
 THREADS = Spec(int, 0, 256)
 # Scoring
 MIN_BOX = Spec(float, 0.05, 1.0, help="Face box share of the canvas.")
+FACE_MARGIN = Spec(
+    float, -1.0, 0.2,
+    help="Share of the canvas side the face box keeps clear of every edge (negative: may run off by that much; -1: anywhere).",
+)

@@ -118,6 +118,7 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
         search_sizes=cfg.search_sizes,
         thresholds=cfg.search_thresholds,
         min_box=cfg.min_box,
+        face_margin=cfg.face_margin,
         target=cfg.target,
         augment=aug,
         rng=np.random.default_rng(prob_seq),

@@ -79,7 +79,9 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{shown}: not a readable image ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
 
 
-def member_votes(x: torch.Tensor, det: Detections, members: dict, min_box: float) -> dict[str, dict]:
+def member_votes(
+    x: torch.Tensor, det: Detections, members: dict, min_box: float, face_margin: float = fitness.NO_MARGIN
+) -> dict[str, dict]:
     """Each ensemble member's verdict on one image (1,3,H,W) whose MTCNN detections are ``det``:
     BlazeFace's portrait rule (on the image area-averaged to its 128 px input), the mean-face
     correlation in MTCNN's box, and the whole Haar cascade, for those in ``members`` (name -> module)."""
@@ -89,7 +91,7 @@ def member_votes(x: torch.Tensor, det: Detections, members: dict, min_box: float
     if "blazeface" in members:
         b = members["blazeface"](blaze_input(x))
         out["blazeface"] = {
-            "portrait": bool(fitness.portrait_rule(b, min_box)[0]),
+            "portrait": bool(fitness.portrait_rule(b, min_box, face_margin)[0]),
             "prob": round(float(b.best_prob[0]), 6),
             "faces": int(b.count[0]),
         }
@@ -102,7 +104,11 @@ def member_votes(x: torch.Tensor, det: Detections, members: dict, min_box: float
 
 
 def score_images(
-    paths: list[str | Path], detector: FaceDetector, min_box: float = 0.5, members: dict | None = None
+    paths: list[str | Path],
+    detector: FaceDetector,
+    min_box: float = 0.5,
+    members: dict | None = None,
+    face_margin: float = fitness.NO_MARGIN,
 ) -> list[ImageScore]:
     """Detect faces in each image and apply the portrait rule; with ``members`` (see
     ``member_votes``) each other detector's verdict too."""
@@ -116,9 +122,9 @@ def score_images(
             {"box": [round(float(v), 2) for v in b], "prob": round(float(pr), 6)}
             for b, pr in zip(boxes.tolist(), probs.tolist())
         ]
-        passes = bool(fitness.portrait_rule(det, min_box)[0])
+        passes = bool(fitness.portrait_rule(det, min_box, face_margin)[0])
         votes = {"mtcnn": {"portrait": passes, "prob": round(float(det.best_prob[0]), 6), "faces": int(det.count[0])}}
-        votes.update(member_votes(x, det, members or {}, min_box))
+        votes.update(member_votes(x, det, members or {}, min_box, face_margin))
         out.append(
             ImageScore(
                 path=str(p),

@@ -234,6 +234,8 @@ IMAGE_CASES = [
     Case("score-min-box-two", ["score", "ok.png", "--min-box", "2"], ("--min-box", "0.05..1"), {"ok.png": png_bytes(32, 32)}),
     Case("score-min-box-nan", ["score", "ok.png", "--min-box", "nan"], ("--min-box", "0.05..1"), {"ok.png": png_bytes(32, 32)}),
     Case("score-min-box-text", ["score", "ok.png", "--min-box", "big"], ("--min-box", "big"), {"ok.png": png_bytes(32, 32)}),
+    Case("score-face-margin-high", ["score", "ok.png", "--face-margin", "0.5"], ("--face-margin", "-1..0.2"), {"ok.png": png_bytes(32, 32)}),
+    Case("score-face-margin-nan", ["score", "ok.png", "--face-margin", "nan"], ("--face-margin", "-1..0.2"), {"ok.png": png_bytes(32, 32)}),
     Case("score-device-unknown", ["score", "ok.png", "--device", "tpu"], ("--device", "tpu", "auto, cpu, cuda"),
          {"ok.png": png_bytes(32, 32)}),
     Case("score-device-cuda-missing", ["score", "ok.png", "--device", "cuda"], ("cuda", "no CUDA GPU"),

@@ -96,3 +96,24 @@ def test_the_prior_reads_the_face_box_not_the_pixels_alone(face_crop, detector):
     face, noise = FacePrior()(x, box).tolist()
     assert face > 0.2 and abs(noise) < 0.1
     assert float(FacePrior()(x[:1], torch.zeros(1, 4))[0]) == 0.0  # an empty box says nothing
+
+
+def test_the_framing_rule_turns_away_a_face_the_canvas_crops(detector):
+    """``genome_ensemble`` (an ensemble portrait whose face box runs off the canvas's left edge)
+    fails a rule that keeps the face inside the canvas; ``genome_framed`` (the default preset's
+    portrait under that rule) passes it, with every member, at the search's sizes."""
+    from polyface.render.cairo import render_batch
+
+    cropped, framed = _genome("ensemble"), _genome("framed")
+    loose = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3)
+    strict = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3, face_margin=0.0)
+    image = render_batch([cropped], 64, antialias=True)
+    assert all(loose.judge(image)[1].values())
+    det, votes = strict.judge(image)
+    assert not votes["mtcnn"] and float(fitness.overhang(det, 0.0)[0]) > 0
+    for size in (64, 128):
+        assert strict.judge(render_batch([framed], size, antialias=True))[1] == {
+            "mtcnn": True, "blazeface": True, "prior": True,
+        }
+    scores = strict.score_batch([cropped, framed], None).scores
+    assert scores[0] < fitness.PASS_TIER <= scores[1]

@@ -90,3 +90,23 @@ def test_landmark_plausibility_prefers_a_face_layout():
     det.best_landmarks = torch.stack([good, bad])
     p = fitness.landmark_plausibility(det)
     assert p[0] > 0.7 and p[1] < 0.2
+
+
+def test_framing_rule_keeps_the_whole_face_in_the_picture():
+    # the same large face inside the canvas, touching its edge, and running off it by 8 px (1/8)
+    inside, edge, off = [8, 8, 56, 56], [0, 8, 48, 56], [-8, 8, 40, 56]
+    det = make_det([(0, inside, 0.99, 5.0), (1, edge, 0.99, 5.0), (2, off, 0.99, 5.0)])
+    assert fitness.portrait_rule(det).tolist() == [True, True, True]  # no framing rule by default
+    assert fitness.portrait_rule(det, 0.5, 0.0).tolist() == [True, True, False]
+    assert fitness.portrait_rule(det, 0.5, 0.1).tolist() == [True, False, False]  # 6.4 px to spare
+    assert fitness.portrait_rule(det, 0.5, -0.125).tolist() == [True, True, True]  # may run off by 8 px
+    assert fitness.overhang(det, 0.0).tolist() == pytest.approx([0.0, 0.0, 0.125])
+
+
+def test_framing_rule_gives_a_slope_and_ranks_cropped_faces_below_framed_ones():
+    boxes = [[8, 8, 56, 56], [-4, 8, 44, 56], [-8, 8, 40, 56], [-12, 8, 36, 56]]
+    det = make_det([(i, b, 0.999, 8.0) for i, b in enumerate(boxes)])
+    s = fitness.tiered_score(det, torch.zeros(4), face_margin=0.0)
+    assert s[0] >= fitness.PASS_TIER > s[1] > s[2] > s[3] > fitness.FACE_TIER
+    # without the rule all four pass alike
+    assert (fitness.tiered_score(det, torch.zeros(4)) >= fitness.PASS_TIER).all()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from polyface.fitness import PASS_TIER
+from polyface.fitness import NO_MARGIN, PASS_TIER
 from polyface.genome import Genome
 from polyface.runio import readers
 from polyface.runio.layout import CONFIG, RunFolderError
@@ -28,6 +28,15 @@ from polyface.runio.live_server import PageServer, existing_files
 POLL_MS = 1000
 LINGER_S = 3.0  # after the run ends, how long the server waits for the page to see it
 
+
+
+def _inside(face_margin: float) -> str:
+    """The framing rule in words ('' where there is none)."""
+    if face_margin <= NO_MARGIN:
+        return ""
+    if face_margin >= 0:
+        return f", inside the canvas with {face_margin:.0%} to spare"
+    return f", running off the canvas by at most {-face_margin:.0%}"
 
 def describe(values: dict[str, Any]) -> tuple[dict[str, Any], list[str], int]:
     """Settings (as given), the stop rules in words, and the working size, from config values."""
@@ -40,7 +49,8 @@ def describe(values: dict[str, Any]) -> tuple[dict[str, Any], list[str], int]:
     except ConfigError:
         cfg = Config()
     rules = [
-        f"a portrait: exactly one face covering {cfg.min_box:.0%} of the canvas, face p >= {cfg.target}, "
+        f"a portrait: exactly one face covering {cfg.min_box:.0%} of the canvas{_inside(cfg.face_margin)}, "
+        f"face p >= {cfg.target}, "
         f"at {', '.join(f'{s}px' for s in verify_sizes(cfg))}"
     ]
     rules.append(f"{cfg.max_generations} generations")

@@ -35,6 +35,7 @@ class PortraitProblem:
         search_sizes: tuple[int, ...] = (96,),
         thresholds: tuple[float, float, float] = (0.8, 0.9, 0.7),
         min_box: float = 0.5,
+        face_margin: float = fitness.NO_MARGIN,
         target: float = 0.99,
         augment: AugmentSettings | None = None,
         rng: np.random.Generator | None = None,
@@ -58,6 +59,7 @@ class PortraitProblem:
         self.sizes = (work_size, *[s for s in search_sizes if s != work_size])
         self.thresholds = thresholds
         self.min_box = min_box
+        self.face_margin = face_margin
         self.target = target
         self.augment = augment if augment and augment.copies > 0 else None
         self.rng = rng if rng is not None else np.random.default_rng(0)
@@ -70,6 +72,7 @@ class PortraitProblem:
             search_sizes=tuple(search_sizes),
             thresholds=tuple(thresholds),
             min_box=min_box,
+            face_margin=face_margin,
             target=target,
             augment=self.augment,
             landmark_weight=landmark_weight,
@@ -136,12 +139,14 @@ class PortraitProblem:
             none = det.count == 0
             if bool(none.any()):
                 logit[none] = self.detector.onet_logit(images[none])
-        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target)]
+        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.face_margin)]
         if self.blaze is not None:
             with t.section("blazeface"):
                 small = blaze_input(images)
                 bdet, blogit = self.blaze.detect(small)
-            tiers.append(fitness.detector_tier(bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE))
+            tiers.append(fitness.detector_tier(
+                bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE, face_margin=self.face_margin
+            ))
         if self.prior is not None:
             with t.section("prior"):
                 corr = self.prior(images, det.best_box)
@@ -240,10 +245,11 @@ class PortraitProblem:
         t = self.timings
         with t.section("verify: mtcnn"):
             det = self.accept(image)
-        votes = {"mtcnn": bool(fitness.portrait_rule(det, self.min_box)[0]) and float(det.best_prob[0]) >= self.target}
+        rule = (self.min_box, self.face_margin)
+        votes = {"mtcnn": bool(fitness.portrait_rule(det, *rule)[0]) and float(det.best_prob[0]) >= self.target}
         if self.blaze is not None:
             with t.section("verify: blazeface"):
-                votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), self.min_box)[0])
+                votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), *rule)[0])
         if self.prior is not None:
             with t.section("verify: prior"):
                 corr = float(self.prior(image, det.best_box)[0]) if int(det.count[0]) else -1.0
