@@ -20,6 +20,7 @@ from polyface.detect.types import Detections
 
 CPU_CHUNK = 8  # images per pass of the torch network on the CPU
 ORT_CHUNK = 8  # images per pass of the onnx network
+AUTO_BACKEND = "onnx"  # what backend="auto" runs on the CPU when onnxruntime is installed
 
 KEYPOINTS = ("right eye", "left eye", "nose tip", "mouth centre", "right ear tragion", "left ear tragion")
 """The order of BlazeFace's six keypoints; right and left are the subject's (the right eye
@@ -41,7 +42,8 @@ class BlazeFace(nn.Module):
     boxes overlapping by an IoU above ``iou_threshold`` = 0.3 merge. ``weights`` is the .npz
     written by ``scripts/convert_blazeface.py`` (the one shipped in the package by default).
     Implements ``polyface.detect.types.Detector``. ``backend`` runs the network on torch or on
-    ONNX Runtime ("onnx", CPU only); "auto" takes onnx on the CPU when onnxruntime is installed.
+    ONNX Runtime ("onnx", CPU only); "auto" takes ``AUTO_BACKEND`` on the CPU when onnxruntime
+    is installed, torch otherwise.
     """
 
     name = "blazeface"
@@ -63,7 +65,7 @@ class BlazeFace(nn.Module):
         self.iou_threshold = float(iou_threshold)
         self.net = load_net(weights, device)
         self.register_buffer("anchor_xy", anchors(device), persistent=False)
-        self.backend = resolve(backend, self.device)
+        self.backend = resolve(backend, self.device, AUTO_BACKEND)
         self._onnx: OrtNet | None = None
         self.chunk = CPU_CHUNK
         if self.backend == "onnx":

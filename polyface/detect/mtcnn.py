@@ -21,6 +21,8 @@ from polyface.detect.types import Detections, dense_detections as _dense
 # Detections moved to detect.types; resize_area and crop_resize to detect.crops.
 __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 
+AUTO_BACKEND = "onnx"  # what backend="auto" runs on the CPU when onnxruntime is installed
+
 
 class FaceDetector(nn.Module):
     """MTCNN over a batch: ``forward(images)`` with images (B,3,H,W) RGB floats in [0, 1].
@@ -28,7 +30,8 @@ class FaceDetector(nn.Module):
     Defaults equal facenet-pytorch's MTCNN: min face 20 px, thresholds (0.6, 0.7, 0.7),
     pyramid factor 0.709. ``min_face_size`` may also be given per call. Implements
     ``polyface.detect.types.Detector``. ``backend`` runs the three networks on torch or on
-    ONNX Runtime ("onnx", CPU only); "auto" takes onnx on the CPU when onnxruntime is installed.
+    ONNX Runtime ("onnx", CPU only); "auto" takes ``AUTO_BACKEND`` on the CPU when onnxruntime
+    is installed, torch otherwise.
     """
 
     name = "mtcnn"
@@ -50,7 +53,7 @@ class FaceDetector(nn.Module):
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.pnet, self.rnet, self.onet = load_nets(device)
-        self.backend = resolve(backend, self.device)
+        self.backend = resolve(backend, self.device, AUTO_BACKEND)
         self._onnx: tuple[OrtNet, OrtNet, OrtNet] | None = None
         if self.backend == "onnx":
             self._onnx = (

@@ -29,13 +29,14 @@ def available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
-def resolve(backend: str, device: torch.device) -> str:
-    """'torch' or 'onnx' for ``backend`` on ``device``: auto is onnx on the CPU when
-    onnxruntime is installed, torch otherwise; onnx runs on the CPU only."""
+def resolve(backend: str, device: torch.device, auto: str = "onnx") -> str:
+    """'torch' or 'onnx' for ``backend`` on ``device``: "auto" is ``auto`` (the detector's
+    faster backend on the CPU) on the CPU when onnxruntime is installed, torch otherwise;
+    onnx runs on the CPU only."""
     if backend not in BACKENDS:
         raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "auto":
-        return "onnx" if device.type == "cpu" and available() else "torch"
+        return auto if device.type == "cpu" and available() else "torch"
     if backend == "onnx":
         if device.type != "cpu":
             raise BackendError(f"backend 'onnx' runs on the CPU only, not on {device.type}")
