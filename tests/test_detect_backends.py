@@ -126,6 +126,9 @@ def test_auto_picks_onnx_on_the_cpu_and_torch_without_onnxruntime(monkeypatch):
     assert ort.resolve("auto", torch.device("cuda")) == "torch"
     assert ort.resolve("torch", cpu) == "torch"
     assert FaceDetector().backend == "onnx" and BlazeFace().backend == "onnx"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # a single-thread worker
+    assert FaceDetector().backend == "torch" and BlazeFace().backend == "onnx"
+    monkeypatch.undo()
     monkeypatch.setattr(ort, "available", lambda: False)
     assert ort.resolve("auto", cpu) == "torch"
     assert FaceDetector().backend == "torch"

@@ -21,7 +21,10 @@ from polyface.detect.types import Detections, dense_detections as _dense
 # Detections moved to detect.types; resize_area and crop_resize to detect.crops.
 __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 
-AUTO_BACKEND = "onnx"  # what backend="auto" runs on the CPU when onnxruntime is installed
+# What backend="auto" runs on the CPU when onnxruntime is installed, with more than one torch
+# thread; with one, torch (its three small networks ran 0.7-0.8x as fast on onnx with 1 thread,
+# 1.5-1.75x with 2: benchmarks/bench_detect_backends.py).
+AUTO_BACKEND = "onnx"
 
 
 class FaceDetector(nn.Module):
@@ -31,7 +34,7 @@ class FaceDetector(nn.Module):
     pyramid factor 0.709. ``min_face_size`` may also be given per call. Implements
     ``polyface.detect.types.Detector``. ``backend`` runs the three networks on torch or on
     ONNX Runtime ("onnx", CPU only); "auto" takes ``AUTO_BACKEND`` on the CPU when onnxruntime
-    is installed, torch otherwise.
+    is installed and torch has more than one thread, torch otherwise.
     """
 
     name = "mtcnn"
@@ -53,7 +56,8 @@ class FaceDetector(nn.Module):
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.pnet, self.rnet, self.onet = load_nets(device)
-        self.backend = resolve(backend, self.device, AUTO_BACKEND)
+        auto = AUTO_BACKEND if torch.get_num_threads() > 1 else "torch"
+        self.backend = resolve(backend, self.device, auto)
         self._onnx: tuple[OrtNet, OrtNet, OrtNet] | None = None
         if self.backend == "onnx":
             self._onnx = (
