@@ -1,6 +1,7 @@
 """Real runs of a preset with the detectors on torch and on ONNX Runtime, side by side.
 
     python benchmarks/bench_backend_evolve.py [--preset default] [--seeds 1,2,3] [--generations 15] [--rounds 7]
+        [--threads 0|1|2] [--setups "blazeface onnx,onnx"]
 
 Each round runs ``polyface.run.evolve`` for a fixed number of generations (no run folder) on
 the next seed, with every setup of ``SETUPS`` in turn, so machine load hits them alike; the
@@ -8,7 +9,7 @@ summary is the median and range of the rounds' ratios of generations/s to the to
 the same round. Generations/s counts the search only (the final verification aside). The
 backends score alike to about 1e-5, so a run may drift apart from its twin after many
 generations; the work per generation stays about the same.
-Writes benchmarks/results/bench_backend_evolve.json.
+Writes benchmarks/results/bench_backend_evolve_t<threads>.json.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ from polyface.preset import load_preset  # noqa: E402
 from polyface.run import evolve  # noqa: E402
 
 SHIPPED = (mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND)
-# name -> backends of (MTCNN, BlazeFace) that their backend="auto" picks in the run
+# name -> backends of (MTCNN, BlazeFace) that their backend="auto" picks in the run (with one
+# torch thread, --threads 1, MTCNN's auto stays torch: "onnx" is then "blazeface onnx")
 SETUPS = {"torch": ("torch", "torch"), "blazeface onnx": ("torch", "onnx"), "onnx": ("onnx", "onnx")}
 
 
-def one_run(preset: str, seed: int, generations: int, setup: str) -> dict:
+def one_run(preset: str, seed: int, generations: int, setup: str, threads: int = 0) -> dict:
     """One run with the detectors' automatic backends set as ``SETUPS[setup]``."""
     mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND = SETUPS[setup]
     try:
-        cfg = load_preset(preset).replace(seed=seed, max_generations=generations, time_limit=0.0, size=256)
+        cfg = load_preset(preset).replace(seed=seed, max_generations=generations, time_limit=0.0, size=256, threads=threads)
         r = evolve(cfg, write=False)
     finally:
         mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND = SHIPPED
@@ -50,11 +52,14 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--generations", type=int, default=15)
     ap.add_argument("--rounds", type=int, default=7, help="pairs of runs; round i runs seed i mod len(seeds)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads of the runs (0: torch's default)")
+    ap.add_argument("--setups", default=",".join(SETUPS), help="which of SETUPS to run; torch always")
     args = ap.parse_args()
-    rows, ratios = [], {k: [] for k in SETUPS if k != "torch"}
+    setups = ["torch", *[k for k in args.setups.split(",") if k in SETUPS and k != "torch"]]
+    rows, ratios = [], {k: [] for k in setups if k != "torch"}
     seeds = [int(s) for s in args.seeds.split(",")]
     for seed in [seeds[i % len(seeds)] for i in range(args.rounds)]:
-        runs = {k: one_run(args.preset, seed, args.generations, k) for k in SETUPS}
+        runs = {k: one_run(args.preset, seed, args.generations, k, args.threads) for k in setups}
         rows += runs.values()
         for k in ratios:
             ratios[k].append(runs[k]["generations_per_s"] / runs["torch"]["generations_per_s"])
@@ -67,9 +72,9 @@ def main() -> None:
     print(table(rows, list(rows[0])))
     for k, v in summary.items():
         print(f"generations/s, {k} / torch: {v}")
-    payload = {"machine": machine(), "preset": args.preset, "generations": args.generations, "rows": rows,
-               "vs_torch": summary}  # fmt: skip
-    print(f"wrote {write_json('bench_backend_evolve', payload)}")
+    payload = {"machine": machine(), "preset": args.preset, "generations": args.generations,
+               "threads": args.threads, "rows": rows, "vs_torch": summary}  # fmt: skip
+    print(f"wrote {write_json(f'bench_backend_evolve_t{args.threads}', payload)}")
 
 
 if __name__ == "__main__":
