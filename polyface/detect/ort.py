@@ -3,7 +3,9 @@
 A network is exported with ``torch.onnx.export`` to an in-memory buffer when its detector is
 built (nothing is downloaded or written) and run by an ONNX Runtime session on the CPU.
 ``OrtNet`` is called like the torch module it replaces: torch tensors in, torch tensors out.
-On 2 CPU cores BlazeFace's network runs about twice as fast so (benchmarks/bench_detect_backends.py).
+With one thread BlazeFace's network ran about 1.4x as fast so, MTCNN's three small ones about
+0.75x; with two threads on a loaded 2-core machine both ran 1.5x or more as fast
+(benchmarks/bench_detect_backends.py).
 """
 
 from __future__ import annotations
