@@ -37,7 +37,8 @@ def one_run(preset: str, seed: int, generations: int, setup: str, threads: int =
     """One run with the detectors' automatic backends set as ``SETUPS[setup]``."""
     mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND = SETUPS[setup]
     try:
-        cfg = load_preset(preset).replace(seed=seed, max_generations=generations, time_limit=0.0, size=256, threads=threads)
+        cfg = load_preset(preset).replace(seed=seed, max_generations=generations, time_limit=0.0, size=256)
+        cfg = cfg.replace(threads=threads)
         r = evolve(cfg, write=False)
     finally:
         mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND = SHIPPED

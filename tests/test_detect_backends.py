@@ -36,7 +36,8 @@ def blaze_pair() -> tuple[BlazeFace, BlazeFace]:
 @pytest.fixture(scope="module")
 def images(astronaut, face_crop) -> dict[int, torch.Tensor]:
     """size -> 3 astronaut crops (face large, small and off-centre) then 9 random polygon images."""
-    crops = [face_crop, np.ascontiguousarray(astronaut[0:320, 100:420]), np.ascontiguousarray(astronaut[20:260, 60:300])]
+    crops = [face_crop, astronaut[0:320, 100:420], astronaut[20:260, 60:300]]
+    crops = [np.ascontiguousarray(c) for c in crops]
     rng = np.random.default_rng(5)
     polys = [random_genome(rng, 40, 5) for _ in range(9)]
     out = {}
