@@ -27,21 +27,21 @@ import polyface.detect.mtcnn as mtcnn  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
 from polyface.run import evolve  # noqa: E402
 
-SHIPPED = (mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND)
-# name -> backends of (MTCNN, BlazeFace) that their backend="auto" picks in the run (with one
-# torch thread, --threads 1, MTCNN's auto stays torch: "onnx" is then "blazeface onnx")
-SETUPS = {"torch": ("torch", "torch"), "blazeface onnx": ("torch", "onnx"), "onnx": ("onnx", "onnx")}
+SHIPPED = (mtcnn.AUTO_ONNX_THREADS, blazeface.AUTO_ONNX_THREADS)
+ALWAYS = 1 << 16
+# name -> up to how many torch threads (MTCNN, BlazeFace)'s backend="auto" picks onnx in the run
+SETUPS = {"torch": (0, 0), "blazeface onnx": (0, ALWAYS), "onnx": (ALWAYS, ALWAYS)}
 
 
 def one_run(preset: str, seed: int, generations: int, setup: str, threads: int = 0) -> dict:
     """One run with the detectors' automatic backends set as ``SETUPS[setup]``."""
-    mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND = SETUPS[setup]
+    mtcnn.AUTO_ONNX_THREADS, blazeface.AUTO_ONNX_THREADS = SETUPS[setup]
     try:
         cfg = load_preset(preset).replace(seed=seed, max_generations=generations, time_limit=0.0, size=256)
         cfg = cfg.replace(threads=threads)
         r = evolve(cfg, write=False)
     finally:
-        mtcnn.AUTO_BACKEND, blazeface.AUTO_BACKEND = SHIPPED
+        mtcnn.AUTO_ONNX_THREADS, blazeface.AUTO_ONNX_THREADS = SHIPPED
     search = r.elapsed_s - r.verify_s
     return {"seed": seed, "backends": setup, "generations": r.generations, "search_s": round(search, 2),
             "generations_per_s": round(r.generations / search, 3), "score": round(float(r.score), 4)}  # fmt: skip

@@ -20,7 +20,10 @@ from polyface.detect.types import Detections
 
 CPU_CHUNK = 8  # images per pass of the torch network on the CPU
 ORT_CHUNK = 8  # images per pass of the onnx network: 8 ran fastest with 1 thread, 8/16/56 alike with 2
-AUTO_BACKEND = "onnx"  # what backend="auto" runs on the CPU when onnxruntime is installed
+# backend="auto" runs onnx on the CPU (onnxruntime installed) with at most this many torch
+# threads: real runs of the default with one thread made 1.29x the generations/s so; with two
+# they were no faster (benchmarks/bench_backend_evolve.py).
+AUTO_ONNX_THREADS = 1
 
 KEYPOINTS = ("right eye", "left eye", "nose tip", "mouth centre", "right ear tragion", "left ear tragion")
 """The order of BlazeFace's six keypoints; right and left are the subject's (the right eye
@@ -42,8 +45,8 @@ class BlazeFace(nn.Module):
     boxes overlapping by an IoU above ``iou_threshold`` = 0.3 merge. ``weights`` is the .npz
     written by ``scripts/convert_blazeface.py`` (the one shipped in the package by default).
     Implements ``polyface.detect.types.Detector``. ``backend`` runs the network on torch or on
-    ONNX Runtime ("onnx", CPU only); "auto" takes ``AUTO_BACKEND`` on the CPU when onnxruntime
-    is installed, torch otherwise.
+    ONNX Runtime ("onnx", CPU only); "auto" takes onnx on the CPU when onnxruntime is installed
+    and torch has at most ``AUTO_ONNX_THREADS`` threads, torch otherwise.
     """
 
     name = "blazeface"
@@ -65,7 +68,8 @@ class BlazeFace(nn.Module):
         self.iou_threshold = float(iou_threshold)
         self.net = load_net(weights, device)
         self.register_buffer("anchor_xy", anchors(device), persistent=False)
-        self.backend = resolve(backend, self.device, AUTO_BACKEND)
+        auto = "onnx" if torch.get_num_threads() <= AUTO_ONNX_THREADS else "torch"
+        self.backend = resolve(backend, self.device, auto)
         self._onnx: OrtNet | None = None
         self.chunk = CPU_CHUNK
         if self.backend == "onnx":

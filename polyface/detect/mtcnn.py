@@ -21,10 +21,10 @@ from polyface.detect.types import Detections, dense_detections as _dense
 # Detections moved to detect.types; resize_area and crop_resize to detect.crops.
 __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 
-# What backend="auto" runs on the CPU when onnxruntime is installed, with more than one torch
-# thread; with one, torch (its three small networks ran 0.7-0.8x as fast on onnx with 1 thread,
-# 1.5-1.75x with 2: benchmarks/bench_detect_backends.py).
-AUTO_BACKEND = "onnx"
+# backend="auto" runs onnx on the CPU (onnxruntime installed) with at most this many torch
+# threads: never. The three small networks ran 0.7-0.8x as fast on onnx with one thread
+# (benchmarks/bench_detect_backends.py), and real runs with two were no faster.
+AUTO_ONNX_THREADS = 0
 
 
 class FaceDetector(nn.Module):
@@ -33,8 +33,8 @@ class FaceDetector(nn.Module):
     Defaults equal facenet-pytorch's MTCNN: min face 20 px, thresholds (0.6, 0.7, 0.7),
     pyramid factor 0.709. ``min_face_size`` may also be given per call. Implements
     ``polyface.detect.types.Detector``. ``backend`` runs the three networks on torch or on
-    ONNX Runtime ("onnx", CPU only); "auto" takes ``AUTO_BACKEND`` on the CPU when onnxruntime
-    is installed and torch has more than one thread, torch otherwise.
+    ONNX Runtime ("onnx", CPU only); "auto" takes onnx on the CPU when onnxruntime is installed
+    and torch has at most ``AUTO_ONNX_THREADS`` threads, torch otherwise.
     """
 
     name = "mtcnn"
@@ -56,7 +56,7 @@ class FaceDetector(nn.Module):
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.pnet, self.rnet, self.onet = load_nets(device)
-        auto = AUTO_BACKEND if torch.get_num_threads() > 1 else "torch"
+        auto = "onnx" if torch.get_num_threads() <= AUTO_ONNX_THREADS else "torch"
         self.backend = resolve(backend, self.device, auto)
         self._onnx: tuple[OrtNet, OrtNet, OrtNet] | None = None
         if self.backend == "onnx":

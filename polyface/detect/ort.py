@@ -4,8 +4,8 @@ A network is exported with ``torch.onnx.export`` to an in-memory buffer when its
 built (nothing is downloaded or written) and run by an ONNX Runtime session on the CPU.
 ``OrtNet`` is called like the torch module it replaces: torch tensors in, torch tensors out.
 With one thread BlazeFace's network ran about 1.4x as fast so, MTCNN's three small ones about
-0.75x; with two threads on a loaded 2-core machine both ran 1.5x or more as fast
-(benchmarks/bench_detect_backends.py).
+0.75x (benchmarks/bench_detect_backends.py); each detector's ``AUTO_ONNX_THREADS`` says when
+its backend="auto" takes onnx. Optional: ``pip install 'polyface[onnx]'``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def available() -> bool:
 
 def resolve(backend: str, device: torch.device, auto: str = "onnx") -> str:
     """'torch' or 'onnx' for ``backend`` on ``device``: "auto" is ``auto`` (the detector's
-    faster backend on the CPU) on the CPU when onnxruntime is installed, torch otherwise;
+    faster backend in this setting) on the CPU when onnxruntime is installed, torch otherwise;
     onnx runs on the CPU only."""
     if backend not in BACKENDS:
         raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -88,6 +88,8 @@ class OrtNet:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
+        # Idle session threads sleep instead of spinning, leaving the cores to torch's own threads.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.threads = opts.intra_op_num_threads
         self.net = net  # for an empty batch, which the exported graph's reshapes cannot take
         self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
