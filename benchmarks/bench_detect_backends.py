@@ -81,7 +81,7 @@ def batches(images: str | None) -> dict[int, list[torch.Tensor]]:
 
 
 def built(cls, backend: str, threads: int, **kw):
-    """A detector built under ``threads`` torch threads (its ONNX sessions take as many)."""
+    """A detector built under ``threads`` torch threads (its ONNX Runtime networks take as many)."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -67,7 +67,7 @@ class FaceDetector(nn.Module):
             )
 
     def nets(self) -> tuple:
-        """P-Net, R-Net and O-Net as this detector runs them (torch modules or ONNX sessions)."""
+        """P-Net, R-Net and O-Net as this detector runs them (torch modules or ONNX Runtime networks)."""
         return self._onnx or (self.pnet, self.rnet, self.onet)
 
     @property

@@ -1,7 +1,7 @@
 """The detectors' networks on ONNX Runtime: the same weights, exported from the torch modules.
 
 A network is exported with ``torch.onnx.export`` to an in-memory buffer when its detector is
-built (nothing is downloaded or written) and run by an ONNX Runtime session on the CPU.
+built (nothing is downloaded or written) and run by ONNX Runtime on the CPU.
 ``OrtNet`` is called like the torch module it replaces: torch tensors in, torch tensors out.
 With one thread BlazeFace's network ran about 1.4x as fast so, MTCNN's three small ones about
 0.75x (benchmarks/bench_detect_backends.py); each detector's ``AUTO_ONNX_THREADS`` says when
@@ -66,9 +66,9 @@ def export(net: nn.Module, example: torch.Tensor, outputs: list[str], dynamic: d
 
 
 class OrtNet:
-    """An ONNX Runtime session standing in for a torch network on the CPU.
+    """An ONNX Runtime network standing in for a torch network on the CPU.
 
-    ``threads`` is the session's intra-op thread count (default: torch's, read at build time,
+    ``threads`` is its intra-op thread count (default: torch's, read at build time,
     so a process limited to one torch thread stays at one).
     """
 
@@ -88,11 +88,11 @@ class OrtNet:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
-        # Idle session threads sleep instead of spinning, leaving the cores to torch's own threads.
+        # Idle ONNX Runtime threads sleep instead of spinning, leaving the cores to torch's own threads.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.threads = opts.intra_op_num_threads
         self.net = net  # for an empty batch, which the exported graph's reshapes cannot take
-        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.runtime = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if x.device.type != "cpu":
@@ -100,4 +100,4 @@ class OrtNet:
         if len(x) == 0:
             return tuple(self.net(x))
         data = np.ascontiguousarray(x.detach().to(torch.float32).numpy())
-        return tuple(torch.from_numpy(out) for out in self.session.run(None, {"x": data}))
+        return tuple(torch.from_numpy(out) for out in self.runtime.run(None, {"x": data}))
