@@ -14,10 +14,16 @@ import torch
 from torch import nn
 
 from polyface.detect.blazeface_decode import SCORE_CLIP, anchors, decode, letterbox, weighted_nms
-from polyface.detect.blazeface_net import WEIGHTS_FILE, load_net
+from polyface.detect.blazeface_net import INPUT_SIZE, WEIGHTS_FILE, load_net
+from polyface.detect.ort import OrtNet, resolve
 from polyface.detect.types import Detections
 
-CPU_CHUNK = 8  # images per pass of the network on the CPU
+CPU_CHUNK = 8  # images per pass of the torch network on the CPU
+ORT_CHUNK = 8  # images per pass of the onnx network: 8 ran fastest with 1 thread, 8/16/56 alike with 2
+# backend="auto" runs onnx on the CPU (onnxruntime installed) with at most this many torch
+# threads: real runs of the default with one thread made 1.15x and 1.29x the generations/s so
+# (medians of two sets of 7 rounds); with two they were no faster (benchmarks/bench_backend_evolve.py).
+AUTO_ONNX_THREADS = 1
 
 KEYPOINTS = ("right eye", "left eye", "nose tip", "mouth centre", "right ear tragion", "left ear tragion")
 """The order of BlazeFace's six keypoints; right and left are the subject's (the right eye
@@ -38,7 +44,9 @@ class BlazeFace(nn.Module):
     Defaults equal MediaPipe's: a face needs a score of at least ``min_score`` = 0.5, and
     boxes overlapping by an IoU above ``iou_threshold`` = 0.3 merge. ``weights`` is the .npz
     written by ``scripts/convert_blazeface.py`` (the one shipped in the package by default).
-    Implements ``polyface.detect.types.Detector``.
+    Implements ``polyface.detect.types.Detector``. ``backend`` runs the network on torch or on
+    ONNX Runtime ("onnx", CPU only); "auto" takes onnx on the CPU when onnxruntime is installed
+    and torch has at most ``AUTO_ONNX_THREADS`` threads, torch otherwise.
     """
 
     name = "blazeface"
@@ -49,6 +57,7 @@ class BlazeFace(nn.Module):
         iou_threshold: float = 0.3,
         weights: str | Path = WEIGHTS_FILE,
         device: str | torch.device = "cpu",
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         if not 0.0 <= min_score <= 1.0:
@@ -59,6 +68,13 @@ class BlazeFace(nn.Module):
         self.iou_threshold = float(iou_threshold)
         self.net = load_net(weights, device)
         self.register_buffer("anchor_xy", anchors(device), persistent=False)
+        auto = "onnx" if torch.get_num_threads() <= AUTO_ONNX_THREADS else "torch"
+        self.backend = resolve(backend, self.device, auto)
+        self._onnx: OrtNet | None = None
+        self.chunk = CPU_CHUNK
+        if self.backend == "onnx":
+            self._onnx = OrtNet(self.net, torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE), ["reg", "logits"])
+            self.chunk = ORT_CHUNK
 
     @property
     def device(self) -> torch.device:
@@ -72,11 +88,12 @@ class BlazeFace(nn.Module):
         return images.to(self.device, torch.float32)
 
     def _net(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The network over ``x`` in slices of ``CPU_CHUNK`` images on the CPU (their activations
+        """The network over ``x`` in slices of ``self.chunk`` images on the CPU (their activations
         stay in cache: about 1.7x faster per image than one batch of 56 on 2 cores)."""
-        if x.device.type != "cpu" or len(x) <= CPU_CHUNK:
-            return self.net(x)
-        outs = [self.net(x[i : i + CPU_CHUNK]) for i in range(0, len(x), CPU_CHUNK)]
+        run = self._onnx or self.net
+        if x.device.type != "cpu" or len(x) <= self.chunk:
+            return run(x)
+        outs = [run(x[i : i + self.chunk]) for i in range(0, len(x), self.chunk)]
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
     @torch.inference_mode()

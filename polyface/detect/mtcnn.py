@@ -15,10 +15,16 @@ from torchvision.ops import batched_nms
 from polyface.detect.boxes import bbreg, generate_boxes, nms_min, rerec
 from polyface.detect.crops import crop_resize, crops, resize_area
 from polyface.detect.nets import load_nets
+from polyface.detect.ort import OrtNet, resolve
 from polyface.detect.types import Detections, dense_detections as _dense
 
 # Detections moved to detect.types; resize_area and crop_resize to detect.crops.
 __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
+
+# backend="auto" runs onnx on the CPU (onnxruntime installed) with at most this many torch
+# threads: never. The three small networks ran 0.7-0.8x as fast on onnx with one thread
+# (benchmarks/bench_detect_backends.py), and real runs with two were no faster.
+AUTO_ONNX_THREADS = 0
 
 
 class FaceDetector(nn.Module):
@@ -26,7 +32,9 @@ class FaceDetector(nn.Module):
 
     Defaults equal facenet-pytorch's MTCNN: min face 20 px, thresholds (0.6, 0.7, 0.7),
     pyramid factor 0.709. ``min_face_size`` may also be given per call. Implements
-    ``polyface.detect.types.Detector``.
+    ``polyface.detect.types.Detector``. ``backend`` runs the three networks on torch or on
+    ONNX Runtime ("onnx", CPU only); "auto" takes onnx on the CPU when onnxruntime is installed
+    and torch has at most ``AUTO_ONNX_THREADS`` threads, torch otherwise.
     """
 
     name = "mtcnn"
@@ -37,6 +45,7 @@ class FaceDetector(nn.Module):
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
         factor: float = 0.709,
         device: str | torch.device = "cpu",
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         if not 0.0 < factor < 1.0:
@@ -47,6 +56,19 @@ class FaceDetector(nn.Module):
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.pnet, self.rnet, self.onet = load_nets(device)
+        auto = "onnx" if torch.get_num_threads() <= AUTO_ONNX_THREADS else "torch"
+        self.backend = resolve(backend, self.device, auto)
+        self._onnx: tuple[OrtNet, OrtNet, OrtNet] | None = None
+        if self.backend == "onnx":
+            self._onnx = (
+                OrtNet(self.pnet, torch.zeros(2, 3, 24, 24), ["reg", "logits"], {0: "batch", 2: "h", 3: "w"}),
+                OrtNet(self.rnet, torch.zeros(2, 3, 24, 24), ["reg", "logits"]),
+                OrtNet(self.onet, torch.zeros(2, 3, 48, 48), ["reg", "marks", "logits"]),
+            )
+
+    def nets(self) -> tuple:
+        """P-Net, R-Net and O-Net as this detector runs them (torch modules or ONNX Runtime networks)."""
+        return self._onnx or (self.pnet, self.rnet, self.onet)
 
     @property
     def device(self) -> torch.device:
@@ -102,7 +124,7 @@ class FaceDetector(nn.Module):
         boxes, inds, picks, offset = [], [], [], 0
         for scale in scales:
             data = resize_area(imgs, (int(h * scale + 1), int(w * scale + 1)))
-            reg, logits = self.pnet((data - 127.5) * 0.0078125)
+            reg, logits = self.nets()[0]((data - 127.5) * 0.0078125)
             probs = torch.softmax(logits, dim=1)
             bs, ii = generate_boxes(reg, probs[:, 1], scale, th)
             boxes.append(bs)
@@ -137,7 +159,7 @@ class FaceDetector(nn.Module):
         """Stage 2: R-Net on 24x24 crops; returns the surviving boxes, regressed and squared."""
         data, keep = crops(imgs, boxes, inds, 24)
         boxes, inds = boxes[keep], inds[keep]
-        reg, logits = self.rnet(data)
+        reg, logits = self.nets()[1](data)
         score = torch.softmax(logits, dim=1)[:, 1]
         ok = score > th
         boxes = torch.cat([boxes[ok, :4], score[ok, None]], dim=1)
@@ -155,7 +177,7 @@ class FaceDetector(nn.Module):
         """
         data, keep = crops(imgs, boxes, inds, 48)
         boxes, inds = boxes[keep], inds[keep]
-        reg, marks, logits = self.onet(data)
+        reg, marks, logits = self.nets()[2](data)
         score = torch.softmax(logits, dim=1)[:, 1]
         ok = score > th
         boxes = torch.cat([boxes[ok, :4], score[ok, None]], dim=1)
@@ -178,5 +200,5 @@ class FaceDetector(nn.Module):
         """
         imgs = images.to(self.device, torch.float32) * 255.0
         data = resize_area(imgs, (48, 48))
-        _, _, logits = self.onet((data - 127.5) * 0.0078125)
+        _, _, logits = self.nets()[2]((data - 127.5) * 0.0078125)
         return logits[:, 1] - logits[:, 0]

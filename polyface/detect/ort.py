@@ -1,0 +1,103 @@
+"""The detectors' networks on ONNX Runtime: the same weights, exported from the torch modules.
+
+A network is exported with ``torch.onnx.export`` to an in-memory buffer when its detector is
+built (nothing is downloaded or written) and run by ONNX Runtime on the CPU.
+``OrtNet`` is called like the torch module it replaces: torch tensors in, torch tensors out.
+With one thread BlazeFace's network ran about 1.4x as fast so, MTCNN's three small ones about
+0.75x (benchmarks/bench_detect_backends.py); each detector's ``AUTO_ONNX_THREADS`` says when
+its backend="auto" takes onnx. Optional: ``pip install 'polyface[onnx]'``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+BACKENDS = ("auto", "torch", "onnx")
+OPSET = 17
+
+
+class BackendError(ValueError):
+    """An unknown backend, or one that cannot run here."""
+
+
+def available() -> bool:
+    """True when onnxruntime (to run) and onnx (for torch's exporter) can be imported."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+def resolve(backend: str, device: torch.device, auto: str = "onnx") -> str:
+    """'torch' or 'onnx' for ``backend`` on ``device``: "auto" is ``auto`` (the detector's
+    faster backend in this setting) on the CPU when onnxruntime is installed, torch otherwise;
+    onnx runs on the CPU only."""
+    if backend not in BACKENDS:
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "auto":
+        return auto if device.type == "cpu" and available() else "torch"
+    if backend == "onnx":
+        if device.type != "cpu":
+            raise BackendError(f"backend 'onnx' runs on the CPU only, not on {device.type}")
+        if not available():
+            raise BackendError("backend 'onnx' needs onnxruntime and onnx: `pip install onnxruntime onnx`")
+    return backend
+
+
+def export(net: nn.Module, example: torch.Tensor, outputs: list[str], dynamic: dict[int, str]) -> bytes:
+    """``net`` (on the CPU, in eval mode) as an ONNX model, in memory."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation and tracer notes
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            (example,),
+            buf,
+            input_names=["x"],
+            output_names=outputs,
+            dynamic_axes={"x": dynamic, **{name: {0: "batch"} for name in outputs}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return buf.getvalue()
+
+
+class OrtNet:
+    """An ONNX Runtime network standing in for a torch network on the CPU.
+
+    ``threads`` is its intra-op thread count (default: torch's, read at build time,
+    so a process limited to one torch thread stays at one).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        example: torch.Tensor,
+        outputs: list[str],
+        dynamic: dict[int, str] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        model = export(net, example, outputs, dynamic or {0: "batch"})
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        # Idle ONNX Runtime threads sleep instead of spinning, leaving the cores to torch's own threads.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.threads = opts.intra_op_num_threads
+        self.net = net  # for an empty batch, which the exported graph's reshapes cannot take
+        self.runtime = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if x.device.type != "cpu":
+            raise BackendError(f"the onnx backend runs on the CPU, got a tensor on {x.device}")
+        if len(x) == 0:
+            return tuple(self.net(x))
+        data = np.ascontiguousarray(x.detach().to(torch.float32).numpy())
+        return tuple(torch.from_numpy(out) for out in self.runtime.run(None, {"x": data}))
