@@ -25,6 +25,7 @@ TIE_BREAK = 0.4  # share of the room left in the lowest member's tier that the o
 
 
 NO_MARGIN = -1.0  # ``face_margin`` at which a face box may run off the canvas by a whole side: no framing rule
+FRAME_SLACK = 0.03  # how much tighter the search frames the face than the final check (box jitter across sizes)
 OVERHANG_SLOPE = 0.25  # overhang (share of the side) at which ``framing`` reaches 0
 
 

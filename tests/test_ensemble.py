@@ -117,3 +117,39 @@ def test_the_framing_rule_turns_away_a_face_the_canvas_crops(detector):
         }
     scores = strict.score_batch([cropped, framed], None).scores
     assert scores[0] < fitness.PASS_TIER <= scores[1]
+
+
+class _OneBox:
+    """A stand-in MTCNN that finds one sure face at a fixed box (in canvas units) in every image:
+    only to check which frame the search and the final check apply, not a detector."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, box):
+        self.box = box
+
+    def __call__(self, images, thresholds=None, skip_below=None):
+        from polyface.detect.types import dense_detections
+
+        b, size = images.shape[0], images.shape[-1]
+        boxes = torch.tensor([[*(v * size for v in self.box), 0.9999]] * b)
+        return dense_detections(boxes, torch.arange(b), torch.zeros(b, 5, 2), torch.full((b,), 12.0), b,
+                                tuple(images.shape[2:]))
+
+    def onet_logit(self, images):
+        return torch.zeros(images.shape[0])
+
+
+def test_the_search_frames_the_face_tighter_than_the_final_check():
+    """A face box 1% inside the canvas's left edge passes the final check's frame
+    (``face_margin`` 0) but not the search's, which keeps ``FRAME_SLACK`` to spare for the box's
+    drift from one size to the next; with 5% to spare it passes both."""
+    from polyface.render.cairo import render_batch
+
+    genome = _genome("framed")
+    image = render_batch([genome], 64, antialias=True)
+    for left, search_ok in ((0.01, False), (0.05, True)):
+        problem = PortraitProblem(_OneBox((left, 0.1, left + 0.8, 0.9)), search_sizes=(), face_margin=0.0, target=0.99)
+        assert problem.judge(image)[1]["mtcnn"]
+        assert (problem.score_batch([genome], None).scores[0] >= fitness.PASS_TIER) == search_ok
+    assert PortraitProblem(_OneBox((0.0, 0.0, 1.0, 1.0)), search_sizes=()).search_margin == fitness.NO_MARGIN

@@ -60,6 +60,9 @@ class PortraitProblem:
         self.thresholds = thresholds
         self.min_box = min_box
         self.face_margin = face_margin
+        # The search frames the face a little tighter than the final check asks: MTCNN's box
+        # shifts by a few percent of the side from one size to the next.
+        self.search_margin = face_margin + fitness.FRAME_SLACK if face_margin > fitness.NO_MARGIN else face_margin
         self.target = target
         self.augment = augment if augment and augment.copies > 0 else None
         self.rng = rng if rng is not None else np.random.default_rng(0)
@@ -139,13 +142,13 @@ class PortraitProblem:
             none = det.count == 0
             if bool(none.any()):
                 logit[none] = self.detector.onet_logit(images[none])
-        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.face_margin)]
+        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.search_margin)]
         if self.blaze is not None:
             with t.section("blazeface"):
                 small = blaze_input(images)
                 bdet, blogit = self.blaze.detect(small)
             tiers.append(fitness.detector_tier(
-                bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE, face_margin=self.face_margin
+                bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE, face_margin=self.search_margin
             ))
         if self.prior is not None:
             with t.section("prior"):
