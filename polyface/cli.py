@@ -152,7 +152,7 @@ def show(run_dir, port, open_browser) -> None:
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
 @click.option("--min-box", type=click_type(limits.MIN_BOX), default=0.5, show_default=True, help=limits.MIN_BOX.help)
-@click.option("--face-margin", type=click_type(limits.FACE_MARGIN), default=-1.0, show_default=True,
+@click.option("--face-margin", type=click_type(limits.FACE_MARGIN), default=limits.NO_MARGIN, show_default=True,
               help=limits.FACE_MARGIN.help)
 @click.option("--device", type=_field("device"), default="cpu", show_default=True, help="Where to score.")
 def score(images, as_json, min_box, face_margin, device) -> None:

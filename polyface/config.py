@@ -60,7 +60,7 @@ class Config:
     search_sizes: tuple[int, ...] = (96,)
     search_thresholds: tuple[float, float, float] = (0.8, 0.9, 0.7)
     min_box: float = 0.5
-    face_margin: float = -1.0  # -1: the face box may run off the canvas (fitness.NO_MARGIN)
+    face_margin: float = limits.NO_MARGIN  # the face box may run off the canvas
     target: float = 0.99
     verify_sizes: tuple[int, ...] = (64, 96, 128, 192, 256, 384)
     # robust scoring

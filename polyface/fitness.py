@@ -16,6 +16,7 @@ import math
 import torch
 
 from polyface.detect.mtcnn import Detections
+from polyface.limits import NO_MARGIN
 
 PASS_TIER = 2.0
 FACE_TIER = 1.0
@@ -24,7 +25,6 @@ BLAZE_LOGIT_SCALE = 10.0  # the same for BlazeFace (its logits are clipped at 10
 TIE_BREAK = 0.4  # share of the room left in the lowest member's tier that the others' lead can fill
 
 
-NO_MARGIN = -1.0  # ``face_margin`` at which a face box may run off the canvas by a whole side: no framing rule
 FRAME_SLACK = 0.03  # how much tighter the search frames the face than the final check (box jitter across sizes)
 OVERHANG_SLOPE = 0.25  # overhang (share of the side) at which ``framing`` reaches 0
 

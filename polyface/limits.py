@@ -77,7 +77,8 @@ PORT = Spec(int, 0, 65535, help="Port of the page (0: any free one).")
 THREADS = Spec(int, 0, 256)
 # Scoring
 MIN_BOX = Spec(float, 0.05, 1.0, help="Face box share of the canvas.")
+NO_MARGIN = -1.0  # face_margin at which a face box may run off the canvas by a whole side: no framing rule
 FACE_MARGIN = Spec(
-    float, -1.0, 0.2,
+    float, NO_MARGIN, 0.2,
     help="Share of the canvas side the face box keeps clear of every edge (negative: may run off by that much; -1: anywhere).",
 )

@@ -29,7 +29,6 @@ POLL_MS = 1000
 LINGER_S = 3.0  # after the run ends, how long the server waits for the page to see it
 
 
-
 def _inside(face_margin: float) -> str:
     """The framing rule in words ('' where there is none)."""
     if face_margin <= NO_MARGIN:
@@ -37,6 +36,7 @@ def _inside(face_margin: float) -> str:
     if face_margin >= 0:
         return f", inside the canvas with {face_margin:.0%} to spare"
     return f", running off the canvas by at most {-face_margin:.0%}"
+
 
 def describe(values: dict[str, Any]) -> tuple[dict[str, Any], list[str], int]:
     """Settings (as given), the stop rules in words, and the working size, from config values."""
