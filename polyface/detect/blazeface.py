@@ -68,8 +68,7 @@ class BlazeFace(nn.Module):
         self.iou_threshold = float(iou_threshold)
         self.net = load_net(weights, device)
         self.register_buffer("anchor_xy", anchors(device), persistent=False)
-        auto = "onnx" if torch.get_num_threads() <= AUTO_ONNX_THREADS else "torch"
-        self.backend = resolve(backend, self.device, auto)
+        self.backend = resolve(backend, self.device, AUTO_ONNX_THREADS)
         self._onnx: OrtNet | None = None
         self.chunk = CPU_CHUNK
         if self.backend == "onnx":

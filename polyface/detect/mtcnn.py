@@ -56,8 +56,7 @@ class FaceDetector(nn.Module):
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = float(factor)
         self.pnet, self.rnet, self.onet = load_nets(device)
-        auto = "onnx" if torch.get_num_threads() <= AUTO_ONNX_THREADS else "torch"
-        self.backend = resolve(backend, self.device, auto)
+        self.backend = resolve(backend, self.device, AUTO_ONNX_THREADS)
         self._onnx: tuple[OrtNet, OrtNet, OrtNet] | None = None
         if self.backend == "onnx":
             self._onnx = (

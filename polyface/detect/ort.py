@@ -31,14 +31,15 @@ def available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
-def resolve(backend: str, device: torch.device, auto: str = "onnx") -> str:
-    """'torch' or 'onnx' for ``backend`` on ``device``: "auto" is ``auto`` (the detector's
-    faster backend in this setting) on the CPU when onnxruntime is installed, torch otherwise;
-    onnx runs on the CPU only."""
+def resolve(backend: str, device: torch.device, onnx_threads: int | None = None) -> str:
+    """'torch' or 'onnx' for ``backend`` on ``device``: "auto" is onnx on the CPU when
+    onnxruntime is installed and torch runs at most ``onnx_threads`` threads (None: any number;
+    each detector passes its ``AUTO_ONNX_THREADS``), torch otherwise; onnx runs on the CPU only."""
     if backend not in BACKENDS:
         raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "auto":
-        return auto if device.type == "cpu" and available() else "torch"
+        faster = onnx_threads is None or torch.get_num_threads() <= onnx_threads
+        return "onnx" if faster and device.type == "cpu" and available() else "torch"
     if backend == "onnx":
         if device.type != "cpu":
             raise BackendError(f"backend 'onnx' runs on the CPU only, not on {device.type}")
