@@ -98,7 +98,7 @@ def _plant(doc: dict, path: list, value) -> dict:
 CHECKPOINT_FIELDS = [["files", LOG], ["files", HISTORY], ["files"], ["n_frames"], ["improvements"], ["config"],
                      ["version"], ["summary"]]
 LOOP_FIELDS = [["loop", k] for k in ("generation", "evaluations", "elapsed_s", "best", "best_score", "last_improve",
-                                      "verdict", "verified_is_best", "verify_floor")] + [["loop"]]
+                                      "verdict", "verified_is_best", "rejected", "peak")] + [["loop"]]
 STATE_FIELDS = [["strategy", "parents"], ["strategy", "scores"], ["strategy", "generation"], ["strategy", "rng"],
                 ["strategy"], ["problem", "rng"], ["problem"]]
 
@@ -113,6 +113,8 @@ STATE_FIELDS = [["strategy", "parents"], ["strategy", "scores"], ["strategy", "g
 @example(field=["problem", "rng"], value="PCG64")
 @example(field=["loop", "verdict"], value=[[48, True, 0.5]])
 @example(field=["loop", "elapsed_s"], value=("RAW", "NaN"))
+@example(field=["loop", "rejected"], value=["0" * 31 + "g"])
+@example(field=["loop", "rejected"], value=[["0" * 32]])
 @example(field=["loop", "best"], value={"format": "polyface-genome", "version": 1, "vertices": [], "colours": [],
                                         "background": [0, 0, 0]})
 @example(field=["files", "../victim"], value=0)

@@ -9,23 +9,20 @@ complete, Ctrl-C waits until the hooks have written its frames and lines.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from polyface import validate as v
 from polyface.fitness import full_pass_score
-from polyface.genome import Genome, from_dict
+from polyface.genome import Genome
+from polyface.search.loop_state import LoopState
 from polyface.search.problem import Evaluation, PortraitProblem, Verdict
+from polyface.search.rejects import REJECT_PENALTY
 from polyface.search.stop import InterruptGate, StopReason, StopRules, should_stop
 
 __all__ = ["Hook", "LoopState", "Progress", "Result", "StopReason", "StopRules", "run_loop", "step"]
-
-MAX_COUNT = 10**15  # generations and evaluations a checkpoint may claim
-
 
 @dataclass
 class Progress:
@@ -87,77 +84,6 @@ class Hook(Protocol):
     def on_end(self, result: Result) -> None: ...
 
 
-VERIFY_STEP = 0.02  # score gain over the last failed verification before the next one
-
-
-@dataclass
-class LoopState:
-    """What the loop itself remembers between generations (the strategy keeps the rest)."""
-
-    generation: int = 0
-    evaluations: int = 0
-    elapsed_s: float = 0.0
-    best: Genome | None = None
-    best_score: float = -math.inf
-    last_improve: int = 0
-    verdict: Verdict = field(default_factory=Verdict)
-    verified: Genome | None = None  # the genome ``verdict`` belongs to
-    verify_floor: float = -math.inf  # score of the last genome that failed verification
-
-    @property
-    def best_verified(self) -> bool:
-        return self.verified is not None and self.verified is self.best
-
-    def to_dict(self) -> dict:
-        return {
-            "generation": self.generation,
-            "evaluations": self.evaluations,
-            "elapsed_s": self.elapsed_s,
-            "best": self.best.to_dict() if self.best is not None else None,
-            "best_score": self.best_score if math.isfinite(self.best_score) else None,
-            "last_improve": self.last_improve,
-            "verdict": [[s, ok, p, n] for s, (ok, p, n) in sorted(self.verdict.sizes.items())],
-            "verified_is_best": self.best_verified,
-            "verify_floor": self.verify_floor if math.isfinite(self.verify_floor) else None,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Any) -> LoopState:
-        """Read a checkpoint's ``loop`` table; FieldError (or GenomeError) names a bad field."""
-        d = v.table(d, "loop")
-        get = _getter(d, "loop")
-        best = from_dict(get("best")) if get("best") is not None else None
-        verdict = Verdict()
-        for row in v.array(get("verdict"), "loop.verdict", 64):
-            if not isinstance(row, list) or len(row) != 4:
-                raise v.FieldError(f"field 'loop.verdict' must hold [size, ok, prob, faces] rows, got {v.shown(row)}")
-            size, ok, prob, n = row
-            verdict.sizes[v.integer(size, "loop.verdict", 1, 1 << 16)] = (
-                v.boolean(ok, "loop.verdict"), v.number(prob, "loop.verdict", 0.0, 1.0), v.integer(n, "loop.verdict", 0, 1 << 20)
-            )
-        generation = v.integer(get("generation"), "loop.generation", 0, MAX_COUNT)
-        return cls(
-            generation=generation,
-            evaluations=v.integer(get("evaluations"), "loop.evaluations", 0, MAX_COUNT),
-            elapsed_s=v.number(get("elapsed_s"), "loop.elapsed_s", 0.0, 1e12),
-            best=best,
-            best_score=-math.inf if get("best_score") is None else v.number(get("best_score"), "loop.best_score"),
-            last_improve=v.integer(get("last_improve"), "loop.last_improve", 0, generation),
-            verdict=verdict,
-            verified=best if v.boolean(get("verified_is_best"), "loop.verified_is_best") else None,
-            verify_floor=-math.inf if d.get("verify_floor") is None else v.number(d["verify_floor"], "loop.verify_floor"),
-        )
-
-
-def _getter(d: dict, prefix: str):
-    def get(key: str) -> Any:
-        if key not in d:
-            raise v.FieldError(f"field '{prefix}.{key}' is missing")
-        return d[key]
-
-    return get
-
-
 def _call(hooks, name: str, *args) -> None:
     for h in hooks:
         fn = getattr(h, name, None)
@@ -165,15 +91,19 @@ def _call(hooks, name: str, *args) -> None:
             fn(*args)
 
 
-def maybe_verify(st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
-    """Check the best at every verify size when it is worth it: it passes every search size and
-    has gained ``VERIFY_STEP`` over the last genome that failed (checking up to the print is costly)."""
+def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
+    """Check the best at every verify size when it passes every search size and was not checked
+    before. A genome the check rejects is remembered and its score lowered (``rejects``): the
+    search goes on from it, and the next candidate that passes every search size and scores as
+    well outranks it and is checked in turn."""
     g, s = st.best, st.best_score
-    if g is None or s < full_pass or s < st.verify_floor + VERIFY_STEP or (st.verified is not None and st.verified == g):
+    if g is None or s < full_pass or (st.verified is not None and st.verified == g) or g in st.rejects:
         return
     st.verdict, st.verified = problem.verify(g, verify_sizes), g
     if not st.verdict.portrait:
-        st.verify_floor = s
+        st.rejects.add(g)
+        strategy.penalise(g, REJECT_PENALTY)
+        st.best, st.best_score = strategy.best
 
 
 def step(
@@ -185,20 +115,22 @@ def step(
     inside it rewinds strategy, problem and ``st`` to where the generation began; its last
     act holds ``gate``, so a Ctrl-C after it waits for the generation to be written.
     """
-    mark = (strategy.state_dict(), problem.state_dict(), dataclasses.replace(st))
+    mark = (strategy.state_dict(), problem.state_dict(), dataclasses.replace(st, rejects=st.rejects.copy()))
     try:
         genomes = strategy.ask()
         ev = problem.evaluate(genomes)
+        ev.scores = st.rejects.apply(genomes, ev.scores)
         strategy.tell(genomes, ev.scores, ev.boxes)
         st.evaluations += len(genomes)
         st.generation += 1
         g, s = strategy.best
         improved = s > st.best_score or (problem.noisy and (st.best is None or g != st.best))
         if improved:
-            if s > st.best_score:
-                st.last_improve = st.generation
+            if s > st.peak:  # stagnation counts from the best score ever, rejected genomes' included
+                st.peak, st.last_improve = s, st.generation
             st.best, st.best_score = g, s
-            maybe_verify(st, problem, verify_sizes, full_pass_score(len(problem.sizes)))
+        # Every generation: a rejected best may have handed the lead to a genome not checked yet.
+        maybe_verify(strategy, st, problem, verify_sizes, full_pass_score(len(problem.sizes)))
         if gate is not None:
             gate.held = True
     except BaseException:

@@ -110,6 +110,15 @@ class PopulationStrategy:
     def best(self) -> tuple[Genome, float]:
         return self.state.parents[0], float(self.state.scores[0])
 
+    def penalise(self, genome: Genome, amount: float) -> None:
+        """Lower a parent's kept score by ``amount`` (the final check rejected it) and re-rank."""
+        st = self.state
+        for i, g in enumerate(st.parents):
+            if g == genome:
+                st.scores[i] -= amount
+        order = np.argsort(-st.scores, kind="stable")
+        st.parents, st.scores = [st.parents[i] for i in order], st.scores[order]
+
     def state_dict(self) -> dict:
         """Plain data (JSON-able): parents, their scores, generation and the RNG state."""
         st = self.state
@@ -202,6 +211,14 @@ class HillClimbStrategy:
     @property
     def best(self) -> tuple[Genome, float]:
         return self.state.best, self.state.best_score
+
+    def penalise(self, genome: Genome, amount: float) -> None:
+        """Lower the kept score of ``genome`` by ``amount`` (the final check rejected it)."""
+        st = self.state
+        if st.current == genome:
+            st.current_score -= amount
+        if st.best is not None and st.best == genome:
+            st.best_score -= amount
 
     def state_dict(self) -> dict:
         """Plain data (JSON-able): current and best genomes, scores, focus box and the RNG state."""

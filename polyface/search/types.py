@@ -87,6 +87,10 @@ class Strategy(Protocol):
         """The best genome so far and its score."""
         ...
 
+    def penalise(self, genome: Genome, amount: float) -> None:
+        """Lower the score kept for ``genome`` by ``amount`` (the final check rejected it)."""
+        ...
+
     def state_dict(self) -> dict:
         """Everything needed to continue exactly (random state included), as plain data."""
         ...
