@@ -8,7 +8,6 @@ answer at once, without loading torch.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from polyface.cli_support import (
     quote,
 )
 from polyface.config import FIELDS
+from polyface.interrupt import quiet_exit
 from polyface.runio.progress import ProgressLine
 
 # ProgressLine moved to polyface.runio.progress; UserError, click_type and the group to cli_support.
@@ -335,23 +335,12 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``polyface`` command; Ctrl-C at any moment (start-up too) exits 130 quietly."""
+    """Run the command line; Ctrl-C at any moment exits 130 quietly (``polyface.entry`` covers
+    the imports before it)."""
     try:
         cli.main(args=argv, prog_name="polyface")
     except KeyboardInterrupt:
-        _quiet_exit(EXIT_INTERRUPTED)
-
-
-def _quiet_exit(code: int) -> None:
-    import os
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not print a traceback either
-    try:
-        sys.stderr.write("polyface: interrupted\n")
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+        quiet_exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

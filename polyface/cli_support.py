@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
+from polyface.interrupt import EXIT_INTERRUPTED  # noqa: F401 (one source of truth; the CLI reads it here)
 from polyface.limits import Spec
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def quote(path) -> str:
