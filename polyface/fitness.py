@@ -26,6 +26,7 @@ TIE_BREAK = 0.4  # share of the room left in the lowest member's tier that the o
 
 
 FRAME_SLACK = 0.03  # how much tighter the search frames the face than the final check (box jitter across sizes)
+PRIOR_SLACK = 0.03  # how much more the search asks of the mean-face correlation than the final check
 OVERHANG_SLOPE = 0.25  # overhang (share of the side) at which ``framing`` reaches 0
 
 

@@ -153,3 +153,21 @@ def test_the_search_frames_the_face_tighter_than_the_final_check():
         assert problem.judge(image)[1]["mtcnn"]
         assert (problem.score_batch([genome], None).scores[0] >= fitness.PASS_TIER) == search_ok
     assert PortraitProblem(_OneBox((0.0, 0.0, 1.0, 1.0)), search_sizes=()).search_margin == fitness.NO_MARGIN
+
+
+def test_the_search_asks_more_of_the_prior_than_the_final_check():
+    """A correlation with the mean face just over the gate passes the final check's prior vote
+    but not the search, which asks ``PRIOR_SLACK`` more (the correlation moves a little from one
+    size and render to the next); well over the gate it passes both."""
+    from polyface.prior import FacePrior
+    from polyface.render.cairo import render_batch
+
+    genome = _genome("framed")
+    box = (0.1, 0.1, 0.9, 0.9)
+    image = render_batch([genome], 64, antialias=True)
+    corr = float(FacePrior()(image, torch.tensor([[v * 64 for v in box]]))[0])
+    assert corr > 0.2
+    for gate, search_ok in ((corr - 0.005, False), (corr - fitness.PRIOR_SLACK - 0.03, True)):
+        problem = PortraitProblem(_OneBox(box), search_sizes=(), target=0.99, prior=gate)
+        assert problem.judge(image)[1]["prior"]
+        assert (problem.score_batch([genome], None).scores[0] >= fitness.PASS_TIER) == search_ok

@@ -153,7 +153,9 @@ class PortraitProblem:
         if self.prior is not None:
             with t.section("prior"):
                 corr = self.prior(images, det.best_box)
-            pt = fitness.prior_tier(corr, self.prior_gate)
+            # As with the frame, the search asks a little more than the final check: the
+            # correlation moves by a few hundredths from one size and render to the next.
+            pt = fitness.prior_tier(corr, self.prior_gate + fitness.PRIOR_SLACK)
             tiers.append(torch.where(det.count > 0, pt, torch.full_like(pt, 3.0)))
         scores = fitness.ensemble_score(tiers)
         if self.haar is not None:
