@@ -25,7 +25,7 @@ from polyface.cli_support import (
     quote,
 )
 from polyface.config import FIELDS
-from polyface.interrupt import quiet_exit
+from polyface.interrupt import deferred, quiet_exit
 from polyface.runio.progress import ProgressLine
 
 # ProgressLine moved to polyface.runio.progress; UserError, click_type and the group to cli_support.
@@ -107,8 +107,9 @@ def _page_options(live_help: str | None = None):
 @_page_options("Serve a live page of the run; its URL is the first line printed.")
 def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) -> None:
     """Evolve one portrait. The last line printed is the run folder."""
-    import polyface.run as run
-    from polyface.runio.live import LivePage
+    with deferred():  # a Ctrl-C inside a native extension's import would abort, not exit 130
+        import polyface.run as run
+        from polyface.runio.live import LivePage
 
     hooks = [] if quiet else [ProgressLine()]
     page = LivePage(port, open_browser, click.echo) if live or open_browser else None
