@@ -5,10 +5,12 @@
 
 For each preset and seed, evolves a portrait verified at every size 64..1024 px (written under
 benchmarks/results/transfer/<preset>/<seed>), then asks each independent judge (judges.py: the
-LBP cascade always, and whichever of Haar, BlazeFace the preset's fitness does not use) whether
+LBP cascade, dlib's HOG detector and dlib's MMOD CNN always, and whichever of Haar, BlazeFace the
+preset's fitness does not use) whether
 it sees a face of at least 30% of the portrait's side, on best.png at 128, 256 and 512 px,
 edge to edge and framed by a border of 30% of its side (as a print hangs). A portrait is
-accepted in a view when every independent judge accepts it at every size. Prints tables,
+accepted in a view when every independent judge accepts it at every size; each judge's own count is
+tabled too. The dlib judges need ``pip install 'polyface[judges]'``. Prints tables,
 writes benchmarks/results/bench_transfer.json and a contact sheet per preset.
 """
 
@@ -37,7 +39,7 @@ VIEWS = {"edge": 0.0, "framed": 0.3}
 
 def independent(cfg) -> list[str]:
     """The judges a preset's fitness never sees."""
-    return ["lbp"] + [n for n, used in (("haar", cfg.haar), ("blazeface", cfg.blazeface)) if not used]
+    return ["lbp", "hog", "mmod"] + [n for n, used in (("haar", cfg.haar), ("blazeface", cfg.blazeface)) if not used]
 
 
 def judge_run(out: Path, judges: list) -> dict[str, dict[str, bool]]:
@@ -98,7 +100,7 @@ def main() -> None:
             rows.append(row)
             print(row, flush=True)
         write_pages(folder)
-    summary = []
+    summary, per_judge = [], []
     for preset in args.presets.split(","):
         rs = [r for r in rows if r["preset"] == label(preset)]
         n = len(rs)
@@ -116,11 +118,17 @@ def main() -> None:
         ok = all(sum(r[f"{v} ok"] for r in rs) / n >= TARGET for v in VIEWS)
         entry[f"target >= {TARGET:.0%}"] = "pass" if ok else "FAIL"
         summary.append(entry)
+        for name in independent(load_preset(preset)):
+            verdicts = {view: sum(f"{name}:y" in r[view].split() for r in rs) for view in VIEWS}
+            per_judge.append({"preset": label(preset), "judge": name, **{v: f"{k}/{n}" for v, k in verdicts.items()}})
     print()
     print(table(rows, list(rows[0])))
     print()
     print(table(summary, list(summary[0])))
-    path = write_json(args.name, {"machine": machine(), "args": vars(args), "runs": rows, "summary": summary})
+    print()
+    print(table(per_judge, list(per_judge[0])))
+    payload = {"machine": machine(), "args": vars(args), "runs": rows, "summary": summary, "per_judge": per_judge}
+    path = write_json(args.name, payload)
     print(f"\nwrote {path}")
 
 

@@ -7,6 +7,11 @@ preset's fitness does not use it, so a portrait it accepts is a face it was neve
   without ``haar = true``);
 - ``blazeface``: MediaPipe's short-range BlazeFace, polyface's own torch module (independent for
   presets without ``blazeface = true``; it matches the original model, see tests/test_blazeface.py);
+- ``hog``: dlib's HOG + linear SVM frontal-face detector (``dlib.get_frontal_face_detector``), a
+  family no polyface run ever scores with;
+- ``mmod``: dlib's max-margin CNN face detector (``mmod_human_face_detector.dat``, carried by the
+  ``face-recognition-models`` package), a CNN of another architecture and training set than any
+  detector in the fitness; with ``hog`` it needs ``pip install 'polyface[judges]'``;
 - ``mtcnn``: polyface's MTCNN at its default thresholds (every preset uses it, so never a judge
   here; listed for completeness).
 
@@ -15,6 +20,9 @@ portrait's side (a face, not a detail of one).
 """
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -60,6 +68,50 @@ class HaarJudge:
         return float(max((min(w, h) for _, _, w, h in found), default=0))
 
 
+def _dlib():
+    try:
+        import dlib
+    except ImportError:
+        raise SystemExit("judges hog and mmod need dlib: pip install 'polyface[judges]'") from None
+    return dlib
+
+
+def _upsample(rgb: np.ndarray) -> int:
+    """dlib's detectors look for faces of about 80 px and up: double images under 256 px."""
+    return 1 if min(rgb.shape[:2]) < 256 else 0
+
+
+class HOGJudge:
+    name = "hog"
+
+    def __init__(self) -> None:
+        self.det = _dlib().get_frontal_face_detector()
+
+    def side(self, rgb: np.ndarray) -> float:
+        found = self.det(np.ascontiguousarray(rgb), _upsample(rgb))
+        return float(max((min(r.width(), r.height()) for r in found), default=0))
+
+
+def mmod_weights() -> Path:
+    """dlib's MMOD face detector weights inside the installed ``face_recognition_models`` package,
+    found without importing it (its ``__init__`` needs ``pkg_resources``)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("judge mmod needs face-recognition-models: pip install 'polyface[judges]'")
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / "mmod_human_face_detector.dat"
+
+
+class MMODJudge:
+    name = "mmod"
+
+    def __init__(self) -> None:
+        self.det = _dlib().cnn_face_detection_model_v1(str(mmod_weights()))
+
+    def side(self, rgb: np.ndarray) -> float:
+        found = self.det(np.ascontiguousarray(rgb), _upsample(rgb))
+        return float(max((min(d.rect.width(), d.rect.height()) for d in found), default=0))
+
+
 class TorchJudge:
     """BlazeFace or MTCNN from polyface, at their default thresholds."""
 
@@ -90,11 +142,11 @@ class TorchJudge:
         return float(sides.max()) * scale
 
 
+JUDGES = {"lbp": LBPJudge, "haar": HaarJudge, "hog": HOGJudge, "mmod": MMODJudge}
+
+
 def make_judges(names: list[str]) -> list:
-    out = []
-    for n in names:
-        out.append(LBPJudge() if n == "lbp" else HaarJudge() if n == "haar" else TorchJudge(n))
-    return out
+    return [JUDGES[n]() if n in JUDGES else TorchJudge(n) for n in names]
 
 
 def framed(path, size: int, margin: float = 0.3) -> tuple[np.ndarray, float]:

@@ -3,7 +3,8 @@
 # we can install them: as root or with sudo), then a virtual environment in .venv.
 #   scripts/setup.sh          what `polyface evolve` needs
 #   scripts/setup.sh --test   also what the test suite needs (pytest, hypothesis, Chromium, ffmpeg plugin,
-#                             Ray for the gallery engine's tests); the plain setup never installs Ray
+#                             Ray for the gallery engine's tests, dlib for the benchmark's judges);
+#                             the plain setup never installs Ray
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -45,7 +46,7 @@ stamp="$VENV/.polyface-installed"
 [[ $want_test == 1 ]] && stamp="$VENV/.polyface-installed-test"
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  if [[ $want_test == 1 ]]; then extras="[test,video,ray]"; else extras=""; fi
+  if [[ $want_test == 1 ]]; then extras="[test,video,ray,judges]"; else extras=""; fi
   "$VENV/bin/python" -m pip install -q -e ".$extras" 2> >(grep -v "^WARNING: Location" >&2)
   touch "$stamp"
 fi
