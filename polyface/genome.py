@@ -3,7 +3,8 @@
 Coordinates are canvas units in [0, 1]^2, so a genome renders at any size. Colours are
 RGBA floats in [0, 1]; in ``grey`` mode red, green and blue are equal. A genome may carry a
 palette: then each polygon's colour is a palette entry (``index``) plus its own alpha. This
-module imports nothing else of polyface: it is plain data, random draws and JSON.
+module imports nothing else of polyface: it is plain data, random draws and writing JSON
+(``polyface.genome_json`` reads it back).
 
 JSON format version 2 adds ``palette`` (``#rrggbb`` strings), ``index`` and ``alpha`` in
 place of ``colours`` for palette genomes; version 1 files still load.
@@ -246,100 +247,3 @@ def random_genome(
         index = rng.integers(0, len(palette), size=n_polygons)
         cols[:, :3] = palette[index]
     return Genome(verts, cols, np.asarray(background, np.float32), mode, symmetric, palette, index)
-
-
-def from_dict(data: Any) -> Genome:
-    """Build a Genome from parsed JSON, validating every field."""
-    if not isinstance(data, dict):
-        raise GenomeError(f"a genome must be a JSON object, got {type(data).__name__}")
-    if data.get("format") != FORMAT:
-        raise GenomeError(f"field 'format' must be {FORMAT!r}, got {_shown(data.get('format'))}")
-    version = data.get("version")
-    if isinstance(version, bool) or version not in VERSIONS:
-        raise GenomeError(f"field 'version' must be one of {', '.join(map(str, VERSIONS))}, got {_shown(version)}")
-    known = {"format", "version", "mode", "symmetric", "background", "vertices", "colours"}
-    if version >= 2 and "palette" in data:
-        known = (known - {"colours"}) | {"palette", "index", "alpha"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise GenomeError(f"unknown field {_shown(unknown[0])}; allowed: {', '.join(sorted(known))}")
-    required = ["vertices", "background"] + (["palette", "index", "alpha"] if "palette" in known else ["colours"])
-    for key in required:
-        if key not in data:
-            raise GenomeError(f"field {key!r} is missing")
-    palette = index = None
-    if "palette" in known:
-        palette, index, alpha = _palette_fields(data)
-        cols = np.concatenate([palette[index], alpha[:, None]], axis=1)
-        data = {**data, "colours": cols.tolist()}
-    arrays = {}
-    for key in ("vertices", "colours", "background"):
-        try:
-            arr = np.asarray(data[key], dtype=np.float64)
-        except (TypeError, ValueError, OverflowError, RecursionError):
-            raise GenomeError(f"field {key!r} must be a (nested) list of numbers of equal lengths") from None
-        if arr.dtype == object:
-            raise GenomeError(f"field {key!r} must be a (nested) list of numbers of equal lengths")
-        arrays[key] = arr
-    verts = arrays["vertices"]
-    if verts.size == 0:
-        verts = verts.reshape(0, MIN_VERTICES, 2)
-    cols = arrays["colours"]
-    if cols.size == 0:
-        cols = cols.reshape(0, 4)
-    mode = data.get("mode", "rgba")
-    if not isinstance(mode, str):
-        raise GenomeError(f"field 'mode' must be one of {', '.join(MODES)}, got {_shown(mode)}")
-    sym = data.get("symmetric", False)
-    if not isinstance(sym, bool):
-        raise GenomeError(f"field 'symmetric' must be true or false, got {_shown(sym)}")
-    for key, arr in (("vertices", verts), ("colours", cols), ("background", arrays["background"])):
-        if arr.size and np.any(np.abs(arr[np.isfinite(arr)]) > 3.4e38):
-            raise GenomeError(f"field {key!r} holds a number too large for float32")
-    return Genome(verts, cols, arrays["background"], mode, sym, palette, index)
-
-
-def _palette_fields(data: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Palette (K,3), index (N,) and alpha (N,) of a version 2 palette genome, checked."""
-    hexes, idx, alpha = data["palette"], data["index"], data["alpha"]
-    if not isinstance(hexes, list) or not 1 <= len(hexes) <= MAX_PALETTE:
-        raise GenomeError(f"field 'palette' must be a list of 1..{MAX_PALETTE} colours #rrggbb")
-    palette = palette_rgb(hexes)
-    if not isinstance(idx, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
-        raise GenomeError("field 'index' must be a list of integers")
-    if any(not 0 <= i < len(palette) for i in idx):
-        raise GenomeError(f"field 'index' must be in 0..{len(palette) - 1} (the palette's entries)")
-    if not isinstance(alpha, list) or len(alpha) != len(idx):
-        raise GenomeError(f"field 'alpha' must be a list of {len(idx)} numbers, one per polygon")
-    try:
-        a = np.asarray(alpha, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise GenomeError("field 'alpha' must be a list of numbers") from None
-    if a.dtype == object or a.ndim != 1:
-        raise GenomeError("field 'alpha' must be a list of numbers")
-    return palette, np.asarray(idx, np.int64), a
-
-
-MAX_DIGITS = 40  # no number of a genome needs a longer integer literal
-
-
-def _int(literal: str) -> int:
-    if len(literal.lstrip("-")) > MAX_DIGITS:
-        raise GenomeError(f"not valid JSON: an integer of {len(literal)} digits is out of range")
-    return int(literal)
-
-
-def from_json(text: str) -> Genome:
-    """Parse a genome from JSON text (see ``Genome.to_json``). A huge integer literal is refused
-    as the reader meets it; NaN and Infinity are read, then refused by ``validate`` naming the field."""
-    try:
-        data = json.loads(text, parse_int=_int)
-    except json.JSONDecodeError as e:
-        raise GenomeError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-    except RecursionError:
-        raise GenomeError("not valid JSON: nested too deeply") from None
-    except GenomeError:
-        raise
-    except ValueError as e:
-        raise GenomeError(f"not valid JSON ({type(e).__name__})") from None
-    return from_dict(data)

@@ -1,5 +1,5 @@
 """Reading a genome file from disk as untrusted input: a regular file under a size cap, then
-``genome.from_json``'s validation. Imports nothing of polyface but the genome."""
+``genome_json.from_json``'s validation. Imports nothing of polyface but the genome modules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 import stat
 from pathlib import Path
 
-from polyface.genome import Genome, GenomeError, from_json
+from polyface.genome import Genome, GenomeError
+from polyface.genome_json import from_json
 
 MAX_GENOME_BYTES = 64 * 1024 * 1024  # 4096 polygons of 64 vertices take about 8 MB of JSON
 

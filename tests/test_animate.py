@@ -113,7 +113,7 @@ def test_gif_size_rerenders_from_genomes(run: Path, tmp_path: Path) -> None:
     pics, _, _ = gif_frames(info.path)
     assert info.n_frames == 3 and pics[0].shape == (72, 72, 3)
     lines = (run / "history.jsonl").read_text().splitlines()
-    from polyface.genome import from_dict
+    from polyface.genome_json import from_dict
 
     final = render_rgb(from_dict(json.loads(lines[-1])["genome"]), 72)
     assert psnr(pics[-1], final) > 28

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polyface import fitness
-from polyface.genome import from_dict
+from polyface.genome_json import from_dict
 from polyface.prior import FacePrior
 from polyface.search.problem import PortraitProblem
 

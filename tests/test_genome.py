@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyface.genome import Genome, GenomeError, from_json, random_genome
+from polyface.genome import Genome, GenomeError, random_genome
+from polyface.genome_json import from_json
 
 
 def test_random_genome_shapes_and_ranges():

@@ -35,7 +35,7 @@ def test_haar_holds_back_exactly_the_portraits_it_does_not_see():
     from pathlib import Path
 
     from polyface.detect import FaceDetector
-    from polyface.genome import from_dict
+    from polyface.genome_json import from_dict
     from polyface.search.problem import PortraitProblem
 
     data = Path(__file__).parent / "data"

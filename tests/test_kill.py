@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from polyface.genome import from_json
+from polyface.genome_json import from_json
 from polyface.runio.run_folder import read_checkpoint
 
 PRESET = """

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from polyface import validate
 from polyface.cli import cli
-from polyface.genome import GenomeError, from_json
+from polyface.genome import GenomeError
+from polyface.genome_json import from_json
 from polyface.runio import readers
 from polyface.runio.layout import CHECKPOINT, HISTORY, LOG, RESULT, RunFolderError
 

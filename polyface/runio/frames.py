@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from polyface import limits
-from polyface.genome import GenomeError, from_dict
+from polyface.genome import GenomeError
+from polyface.genome_json import from_dict
 from polyface.render.cairo import render_rgb
 from polyface.runio.layout import HISTORY, RunFolderError
 from polyface.runio.readers import HistoryEntry, read_history

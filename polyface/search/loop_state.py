@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyface import validate as v
-from polyface.genome import Genome, from_dict
+from polyface.genome import Genome
+from polyface.genome_json import from_dict
 from polyface.search.rejects import Rejects
 from polyface.search.types import Verdict
 
