@@ -10,7 +10,8 @@ preset's fitness does not use) whether
 it sees a face of at least 30% of the portrait's side, on best.png at 128, 256 and 512 px,
 edge to edge and framed by a border of 30% of its side (as a print hangs). A portrait is
 accepted in a view when every independent judge accepts it at every size; each judge's own count is
-tabled too. The dlib judges need ``pip install 'polyface[judges]'``. Prints tables,
+tabled too, and the runs whose verified portrait the MMOD CNN sees edge to edge (the closest
+judge to the eye). The dlib judges need ``pip install 'polyface[judges]'``. Prints tables,
 writes benchmarks/results/bench_transfer.json and a contact sheet per preset.
 """
 
@@ -115,6 +116,9 @@ def main() -> None:
         for view in VIEWS:
             k = sum(r[f"{view} ok"] for r in rs)
             entry[f"accepted {view}"] = f"{k}/{n} ({k / n:.0%})"
+        # The product: a portrait the run verified that the CNN judge (MMOD) sees, edge to edge.
+        seen = sum(r["portrait"] and "mmod:y" in r["edge"].split() for r in rs)
+        entry["verified, MMOD sees"] = f"{seen}/{n}"
         ok = all(sum(r[f"{v} ok"] for r in rs) / n >= TARGET for v in VIEWS)
         entry[f"target >= {TARGET:.0%}"] = "pass" if ok else "FAIL"
         summary.append(entry)
