@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from polyface.interrupt import EXIT_INTERRUPTED  # noqa: F401 (one source of truth; the CLI reads it here)
+from polyface.interrupt import EXIT_INTERRUPTED  # one source of truth; cli.py reads it here too
 from polyface.limits import Spec
 
 EXIT_USAGE = 2
