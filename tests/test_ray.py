@@ -112,6 +112,26 @@ def kept_frames(run: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in sorted((run / "frames").glob("*.png"))[:n]}
 
 
+def lose_node(cluster, node) -> None:
+    """Lose ``node`` as a machine is lost: SIGKILL its raylet's worker processes (the task running
+    there among them) at once, then the node. Ray's ``remove_node`` alone kills the raylet, and a
+    worker may live on long enough to stream its seed to the end."""
+    raylet, killed = node.all_processes["raylet"][0].process.pid, 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == raylet:  # its parent is the raylet
+            try:
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    assert killed, "no worker process runs under the node's raylet"
+    cluster.remove_node(node, allow_graceful=False)
+
+
 def final_lines(run: Path) -> int:
     return sum(1 for line in (run / "log.jsonl").read_text().splitlines() if json.loads(line).get("final"))
 
@@ -195,7 +215,7 @@ def test_two_nodes_one_lost_mid_run(cfg, reference, tmp_path: Path) -> None:
             if o.status == "saved" and o.where == worker_id and not killed:
                 killed.append(o.seed)  # a checkpoint of this seed is in --out: lose its node now
                 kept.update(kept_frames(tmp_path / str(o.seed)))
-                cluster.remove_node(worker, allow_graceful=False)
+                lose_node(cluster, worker)
 
         outcomes = run_gallery(cfg, len(SEEDS), tmp_path, engine=RayEngine(workers=2), gif=False, on_event=on_event)
     finally:
