@@ -51,6 +51,7 @@ class Config:
     alpha_max: float = 0.85
     radius: float = 0.15
     init: str = "random"
+    oval: float = 0.0  # every shape inside a centred oval this share of the canvas wide; 0 = anywhere
     palette: tuple[str, ...] | None = None  # colours polygons pick from (polyface.palettes)
     # search
     strategy: str = "population"
@@ -120,6 +121,7 @@ FIELDS: dict[str, Spec] = {
     "alpha_max": Spec(float, 0.0, 1.0),
     "radius": Spec(float, 0.01, 1.0),
     "init": Spec(str, choices=("random", "face")),
+    "oval": Spec(float, 0.0, 1.0, help="0 (anywhere) or the width share of the oval every shape stays inside"),
     "palette": Spec(tuple, 1, 256, help="a built-in palette's name or a list of #rrggbb colours"),
     "strategy": Spec(str, choices=("population", "hillclimb")),
     "population": Spec(int, 1, 4096),

@@ -25,7 +25,7 @@ from polyface.runio.run_folder import RunFolder, check_new
 from polyface.runio.plot import ScorePlot
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
-from polyface.search.mutate import MutationSettings
+from polyface.search.mutate import MutationSettings, confined, oval_axes
 from polyface.prior import face_tones
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
@@ -93,6 +93,7 @@ def mutation_settings(cfg: Config) -> MutationSettings:
         alpha=(cfg.alpha_min, cfg.alpha_max),
         radius=cfg.radius,
         symmetric=cfg.symmetric,
+        oval=oval_axes(cfg.oval),
     )
 
 
@@ -137,6 +138,7 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
             init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius,
             (cfg.alpha_min, cfg.alpha_max), palette,
         )
+        g = confined(g, ms)
         if cfg.init == "face" and g.n_polygons:
             tone = face_tones(g.vertices.mean(axis=1)) + init_rng.normal(0.0, 0.08, g.n_polygons).astype(np.float32)
             luma = g.colours[:, :3] @ np.array([0.299, 0.587, 0.114], np.float32)

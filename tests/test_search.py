@@ -9,7 +9,7 @@ from polyface.preset import load_preset
 from polyface.genome import random_genome
 from polyface.run import build, evolve
 from polyface.search.loop import StopRules, run_loop
-from polyface.search.mutate import MutationSettings, mutate
+from polyface.search.mutate import MutationSettings, confine, mutate, oval_axes
 from polyface.search.problem import Evaluation, Verdict
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 
@@ -53,6 +53,44 @@ def test_mutation_is_seeded_and_keeps_genomes_valid():
     for _ in range(300):
         g = mutate(g, rng, SETTINGS)
     assert 1 <= g.n_polygons <= 30 and g.vertices.min() >= 0 and g.vertices.max() <= 1
+
+
+def outside_oval(pts: np.ndarray, oval: tuple[float, float]) -> float:
+    """How far the furthest point lies outside ``oval`` (0 when all are inside)."""
+    d = pts.reshape(-1, 2) - 0.5
+    return float(max(0.0, np.sqrt((d[:, 0] / oval[0]) ** 2 + (d[:, 1] / oval[1]) ** 2).max() - 1.0))
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_oval_keeps_every_shape_inside_through_mutations_and_hill_climbing(symmetric):
+    oval = oval_axes(0.7)
+    assert oval == pytest.approx((0.35, 0.4375))
+    s = MutationSettings(n_vertices=5, max_polygons=40, radius=0.3, symmetric=symmetric, oval=oval)
+    g = random_genome(np.random.default_rng(0), 12, 5, symmetric=symmetric, radius=0.3)
+    assert outside_oval(g.vertices, oval) > 0.2  # random polygons spill over it: the test can fail
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        g = mutate(g, rng, s)
+        assert outside_oval(g.vertices, oval) < 1e-5
+        assert outside_oval(g.drawn()[0], oval) < 1e-5  # mirror images too
+    strat = HillClimbStrategy(g, np.random.default_rng(5), s)
+    for _ in range(50):
+        (child,) = strat.ask()
+        assert outside_oval(child.vertices, oval) < 1e-5
+        strat.tell([child], np.array([1.0]))
+    inside = np.array([[0.5, 0.5], [0.6, 0.7]], np.float32)
+    assert np.array_equal(confine(inside, oval), inside)  # points inside stay where they are
+    assert confine(np.array([[0.5, 1.0]]), oval) == pytest.approx(np.array([[0.5, 0.9375]]))  # moved onto it
+    assert np.array_equal(confine(inside + 0.4, None), inside + 0.4)  # no oval: anywhere
+
+
+def test_oval_in_a_preset_confines_the_first_genomes():
+    cfg = load_preset("default").replace(seed=3, oval=0.8)
+    _, strategy = build(cfg)
+    first = strategy.ask()
+    assert first and all(outside_oval(g.vertices, oval_axes(0.8)) < 1e-5 for g in first)
+    _, free = build(cfg.replace(oval=0.0))
+    assert any(outside_oval(g.vertices, oval_axes(0.8)) > 0.01 for g in free.ask())
 
 
 def test_population_ask_tell_improves_and_keeps_elites():

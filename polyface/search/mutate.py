@@ -21,6 +21,37 @@ class MutationSettings:
     alpha: tuple[float, float] = (0.15, 0.85)
     radius: float = 0.15
     symmetric: bool = False
+    oval: tuple[float, float] | None = None  # semi-axes of the centred oval shapes stay inside
+
+
+def oval_axes(width: float) -> tuple[float, float] | None:
+    """Semi-axes of a head-shaped oval ``width`` of the canvas wide (1.25 times as tall, at most
+    the canvas), or None for 0: no oval."""
+    if width <= 0.0:
+        return None
+    return width / 2.0, min(0.5, 1.25 * width / 2.0)
+
+
+def confine(pts: np.ndarray, oval: tuple[float, float] | None) -> np.ndarray:
+    """``pts`` (..., 2) with every point outside the centred ``oval`` moved onto it along its
+    ray from the centre. The oval is convex and mirror-symmetric, so polygons whose vertices
+    lie inside it lie inside it, mirrored or not."""
+    if oval is None:
+        return pts
+    d = pts - 0.5
+    r = np.sqrt((d[..., 0] / oval[0]) ** 2 + (d[..., 1] / oval[1]) ** 2)
+    scale = np.where(r > 1.0, 1.0 / np.maximum(r, 1e-12), 1.0)
+    return (0.5 + d * scale[..., None]).astype(pts.dtype)
+
+
+def confined(g: Genome, s: MutationSettings) -> Genome:
+    """``g`` with its vertices inside ``s.oval`` (``g`` itself when there is no oval)."""
+    if s.oval is None or not g.n_polygons:
+        return g
+    inside = confine(g.vertices, s.oval)
+    if np.array_equal(inside, g.vertices):
+        return g
+    return g.replaced(inside, g.colours, g.index)
 
 
 def new_polygon(
@@ -53,6 +84,7 @@ def add_polygon(g: Genome, rng: np.random.Generator, s: MutationSettings, box: n
     if g.n_polygons >= s.max_polygons:
         return replace_polygon(g, rng, s)
     pts, col = new_polygon(rng, s, box)
+    pts = confine(pts, s.oval)
     k = _paint(g, col, rng)
     if g.n_vertices != s.n_vertices and g.n_polygons:
         pts = _resample(pts, g.n_vertices)
@@ -169,7 +201,7 @@ def mutate(g: Genome, rng: np.random.Generator, s: MutationSettings, rate: float
     for k in rng.choice(len(_NAMES), size=n, p=_WEIGHTS):
         op = OPERATORS[_NAMES[k]][0]
         g = op(g, rng, s)
-    return g
+    return confined(g, s)
 
 
 def _resample(pts: np.ndarray, n: int) -> np.ndarray:
