@@ -79,6 +79,7 @@ class Config:
     # stop rules
     max_generations: int = 20000
     stagnation: int = 0
+    polish: int = 0  # generations the search goes on after its first verified portrait; 0 = stop there
     time_limit: float = 0.0
     # output
     size: int = 512
@@ -145,6 +146,7 @@ FIELDS: dict[str, Spec] = {
     "prior": Spec(float, 0.0, 0.9),
     "max_generations": Spec(int, 1, 10**9),
     "stagnation": Spec(int, 0, 10**9),
+    "polish": Spec(int, 0, 10**6, help="generations to go on after the first verified portrait (0: stop there)"),
     "time_limit": Spec(float, 0.0, 10**7),
     "size": limits.RENDER_SIZE,
     "frame_size": limits.FRAME_SIZE,

@@ -242,7 +242,7 @@ def _run(
         all_hooks[:0] = [run_folder, ScorePlot(folder)]
         if cfg.gif:
             all_hooks.append(GifHook(folder))  # after the run folder has written its last frame
-    stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
+    stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit, cfg.polish)
     workers = n_workers(cfg, device)
     if timings.enabled:  # the loop is timed from outside: its strategy, problem and hooks
         problem.timings = timings

@@ -239,13 +239,78 @@ def test_library_writes_the_gif_the_config_asks_for(tmp_path):
 
 
 @pytest.mark.slow
-def test_fool_preset_finds_a_face_quickly():
+def test_fool_preset_finds_a_face_quickly_and_polishes_it(tmp_path):
     """The plain scorer meets the portrait rule at the working size within a short budget
-    (counted in generations, not seconds, so that a busy machine cannot fail it: seed 2 needs 254)."""
-    cfg = load_preset("fool").replace(seed=2, size=128, max_generations=400, time_limit=0, threads=2)
-    r = evolve(cfg, write=False)
+    (counted in generations, not seconds, so that a busy machine cannot fail it: seed 2 needs 254),
+    then goes on ``polish`` generations and writes a portrait the final check accepted."""
+    cfg = load_preset("fool").replace(seed=2, size=128, max_generations=400, time_limit=0, threads=2, polish=6)
+    r = evolve(cfg, out=tmp_path / "run")
     assert r.status == "target", r.verdict.to_dict()
     assert r.portrait and r.verdict.sizes[64][1] >= 0.99
+    assert r.portrait_generation is not None and r.generations == r.portrait_generation + 6
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["portrait"] and result["portrait_generation"] == r.portrait_generation
+    assert 0 < result["portrait_s"] <= result["elapsed_s"]
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [x["generation"] for x in log if x["portrait"] and not x.get("final")][0] == r.portrait_generation
+    from polyface.genome_json import from_json
+    from polyface.run import verify_sizes
+
+    written = from_json((tmp_path / "run" / "genome.json").read_text())
+    assert written == r.genome
+    problem, _ = build(cfg)
+    assert problem.verify(written, verify_sizes(cfg), stop_early=False).portrait
+
+
+class OneCheckProblem(CentreProblem):
+    """The final check accepts only the first genome it sees: every later best is turned down."""
+
+    def __init__(self):
+        super().__init__(target=0.0)
+        self.checked = []
+
+    def verify(self, genome, sizes, stop_early=True):
+        self.checked.append(genome)
+        ok = len(self.checked) == 1
+        return Verdict({64: (ok, 1.0 if ok else 0.0, int(ok))})
+
+
+def _population(seed=0):
+    rng = np.random.default_rng(seed)
+    return PopulationStrategy([random_genome(rng, 8, 4)], np.random.default_rng(1), SETTINGS, 6, 1)
+
+
+def test_polish_goes_on_after_the_first_portrait():
+    r = run_loop(_population(), CentreProblem(target=0.0), StopRules(max_generations=100, polish=5), (64,))
+    assert r.status == "target" and r.portrait and r.portrait_generation == 1 and r.generations == 6
+
+
+def test_polish_ends_with_the_last_portrait_the_final_check_accepted():
+    problem = OneCheckProblem()
+    r = run_loop(_population(), problem, StopRules(max_generations=100, polish=8), (64,))
+    assert r.status == "target" and r.generations == 9
+    assert len(problem.checked) > 1  # polishing found better genomes; the check turned them down
+    assert r.portrait and r.verdict.portrait and r.genome == problem.checked[0]
+    # A stop rule that ends the polishing early keeps the portrait too.
+    problem = OneCheckProblem()
+    r = run_loop(_population(), problem, StopRules(max_generations=4, polish=50), (64,))
+    assert r.status == "max_generations" and r.portrait and r.genome == problem.checked[0]
+
+
+def test_polishing_state_survives_a_checkpoint():
+    from polyface.search.loop_state import LoopState
+
+    problem = OneCheckProblem()
+    snaps = []
+
+    class Snap:
+        def on_checkpoint(self, d):
+            snaps.append(d)
+
+    r = run_loop(_population(), problem, StopRules(max_generations=3, polish=50), (64,), [Snap()], checkpoint_every=0)
+    st = LoopState.from_dict(json.loads(json.dumps(snaps[-1]["loop"])))
+    assert st.portrait_at == r.portrait_generation == 1 and st.kept == problem.checked[0] and st.kept_verdict.portrait
+    assert st.portrait_s == r.portrait_s
 
 
 def test_build_gives_the_configured_strategy():

@@ -99,7 +99,8 @@ def _plant(doc: dict, path: list, value) -> dict:
 CHECKPOINT_FIELDS = [["files", LOG], ["files", HISTORY], ["files"], ["n_frames"], ["improvements"], ["config"],
                      ["version"], ["summary"]]
 LOOP_FIELDS = [["loop", k] for k in ("generation", "evaluations", "elapsed_s", "best", "best_score", "last_improve",
-                                      "verdict", "verified_is_best", "rejected", "peak")] + [["loop"]]
+                                      "verdict", "verified_is_best", "rejected", "peak",
+                                      "portrait_at", "portrait_s", "kept")] + [["loop"]]
 STATE_FIELDS = [["strategy", "parents"], ["strategy", "scores"], ["strategy", "generation"], ["strategy", "rng"],
                 ["strategy"], ["problem", "rng"], ["problem"]]
 

@@ -126,6 +126,7 @@ class RunFolder:
         self.frame_size = frame_size
         self.frame_every = frame_every
         self.log_every = log_every
+        self._portrait_logged = False  # the first portrait's generation is always logged
         self.summary = dict(summary or {})
         self.n_frames = 0
         self._improvements = 0
@@ -187,8 +188,10 @@ class RunFolder:
 
     @_writes
     def on_generation(self, p: Progress) -> None:
-        if p.generation % self.log_every == 0 or p.portrait:
+        first_portrait = p.portrait and not self._portrait_logged
+        if p.generation % self.log_every == 0 or first_portrait:
             _append_line(self.out / LOG, p.to_dict())
+            self._portrait_logged = p.portrait
 
     @_writes
     def write_portrait(self, genome: Genome) -> None:
@@ -211,6 +214,8 @@ class RunFolder:
             "evaluations": r.evaluations,
             "elapsed_s": round(r.elapsed_s, 3),
             "verify_s": round(r.verify_s, 3),
+            "portrait_generation": r.portrait_generation,
+            "portrait_s": None if r.portrait_s is None else round(r.portrait_s, 3),
             "size": self.size,
         }
         _append_line(

@@ -70,6 +70,8 @@ class Result:
     elapsed_s: float
     status: StopReason
     verify_s: float = 0.0
+    portrait_generation: int | None = None  # when the first verified portrait came (polishing goes on after it)
+    portrait_s: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -100,7 +102,9 @@ def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes
     if g is None or s < full_pass or (st.verified is not None and st.verified == g) or g in st.rejects:
         return
     st.verdict, st.verified = problem.verify(g, verify_sizes), g
-    if not st.verdict.portrait:
+    if st.verdict.portrait:
+        st.keep(g, s, st.verdict)
+    else:
         st.rejects.add(g)
         strategy.penalise(g, REJECT_PENALTY)
         st.best, st.best_score = strategy.best
@@ -150,7 +154,7 @@ def _progress(st: LoopState, ev: Evaluation, elapsed_s: float, improved: bool) -
         best=st.best_score,
         mean=float(np.mean(ev.scores)),
         elapsed_s=elapsed_s,
-        portrait=st.verdict.portrait and st.best_verified,
+        portrait=st.kept is not None,
         best_prob=float(ev.probs[i]),
         improved=improved,
     )
@@ -191,6 +195,8 @@ def run_loop(
                 genomes, ev, improved = step(strategy, problem, st, verify_sizes, gate)
                 try:  # the generation is complete: its frames and lines are written whole
                     progress = _progress(st, ev, clock() - t0, improved)
+                    if st.portrait_at is not None and st.portrait_s is None:
+                        st.portrait_s = progress.elapsed_s
                     if st.generation == 1 and not resumed:
                         _call(hooks, "on_start", st.best)
                     _call(hooks, "on_evaluated", genomes, ev.scores)
@@ -199,7 +205,7 @@ def run_loop(
                     _call(hooks, "on_generation", progress)
                 finally:
                     gate.release()
-                status = should_stop(stop, st.generation, st.last_improve, progress.elapsed_s, progress.portrait)
+                status = should_stop(stop, st.generation, st.last_improve, progress.elapsed_s, st.portrait_at)
                 if status is None and checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
                     _call(hooks, "on_checkpoint", snapshot())
                     last_checkpoint = clock()
@@ -214,16 +220,19 @@ def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopR
         raise KeyboardInterrupt  # interrupted before anything was scored: nothing to save
     _call(hooks, "on_checkpoint", snapshot())
     t_verify = clock()
+    genome, score = st.best, st.best_score
     verdict = st.verdict if st.best_verified else Verdict()
-    if not st.best_verified:
+    if st.kept is not None and st.kept != st.best:  # polishing moved on from the last portrait the check accepted
+        genome, score, verdict = st.kept, st.kept_score, st.kept_verdict
+    elif not st.best_verified:
         try:
             verdict = problem.verify(st.best, verify_sizes, stop_early=False)
         except KeyboardInterrupt:  # the portrait is still saved, unverified; --resume checks it
             status = StopReason.INTERRUPTED
     now = clock()
     result = Result(
-        genome=st.best,
-        score=float(st.best_score),
+        genome=genome,
+        score=float(score),
         portrait=verdict.portrait,
         verdict=verdict,
         generations=st.generation,
@@ -231,6 +240,8 @@ def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopR
         elapsed_s=now - t0,
         status=status,
         verify_s=now - t_verify,
+        portrait_generation=st.portrait_at,
+        portrait_s=st.portrait_s,
     )
     _call(hooks, "on_end", result)
     return result
