@@ -297,6 +297,27 @@ def test_polish_ends_with_the_last_portrait_the_final_check_accepted():
     assert r.status == "max_generations" and r.portrait and r.genome == problem.checked[0]
 
 
+def test_polishing_checks_the_best_every_few_generations_and_at_the_end():
+    from polyface.search.loop import POLISH_CHECK_EVERY
+
+    class Counting(CentreProblem):
+        def __init__(self):
+            super().__init__(target=0.0)
+            self.checked = []
+
+        def verify(self, genome, sizes, stop_early=True):
+            self.checked.append(genome)
+            return super().verify(genome, sizes, stop_early)
+
+    problem = Counting()
+    polish = 2 * POLISH_CHECK_EVERY + 5
+    r = run_loop(_population(), problem, StopRules(max_generations=100, polish=polish), (64,))
+    assert r.generations == 1 + polish
+    # the first portrait, two checks while polishing and the last best at the end: no more
+    assert 2 <= len(problem.checked) <= 4
+    assert r.portrait and r.genome == problem.checked[-1]
+
+
 def test_polishing_state_survives_a_checkpoint():
     from polyface.search.loop_state import LoopState
 

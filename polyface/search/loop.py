@@ -93,14 +93,26 @@ def _call(hooks, name: str, *args) -> None:
             fn(*args)
 
 
+POLISH_CHECK_EVERY = 10  # while polishing, the best is checked every this many generations, and at the end
+
+
+def worth_checking(st: LoopState, full_pass: float) -> bool:
+    """The best passes every search size and is new to the final check."""
+    g = st.best
+    return g is not None and st.best_score >= full_pass and not (st.verified is not None and st.verified == g) and g not in st.rejects
+
+
 def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
     """Check the best at every verify size when it passes every search size and was not checked
     before. A genome the check rejects is remembered and its score lowered (``rejects``): the
     search goes on from it, and the next candidate that passes every search size and scores as
-    well outranks it and is checked in turn."""
-    g, s = st.best, st.best_score
-    if g is None or s < full_pass or (st.verified is not None and st.verified == g) or g in st.rejects:
+    well outranks it and is checked in turn. While polishing, only every ``POLISH_CHECK_EVERY``
+    generations: the check costs several generations' search."""
+    if st.portrait_at is not None and (st.generation - st.portrait_at) % POLISH_CHECK_EVERY:
         return
+    if not worth_checking(st, full_pass):
+        return
+    g, s = st.best, st.best_score
     st.verdict, st.verified = problem.verify(g, verify_sizes), g
     if st.verdict.portrait:
         st.keep(g, s, st.verdict)
@@ -220,6 +232,13 @@ def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopR
         raise KeyboardInterrupt  # interrupted before anything was scored: nothing to save
     _call(hooks, "on_checkpoint", snapshot())
     t_verify = clock()
+    if st.kept is not None and st.kept != st.best and worth_checking(st, full_pass_score(len(problem.sizes))):
+        try:  # polishing's last best, not checked yet
+            st.verdict, st.verified = problem.verify(st.best, verify_sizes), st.best
+            if st.verdict.portrait:
+                st.keep(st.best, st.best_score, st.verdict)
+        except KeyboardInterrupt:  # the last portrait the check accepted is still there
+            status = StopReason.INTERRUPTED
     genome, score = st.best, st.best_score
     verdict = st.verdict if st.best_verified else Verdict()
     if st.kept is not None and st.kept != st.best:  # polishing moved on from the last portrait the check accepted
