@@ -263,15 +263,17 @@ def test_fool_preset_finds_a_face_quickly_and_polishes_it(tmp_path):
 
 
 class OneCheckProblem(CentreProblem):
-    """The final check accepts only the first genome it sees: every later best is turned down."""
+    """Records what the final check sees; it accepts only the first genome (every later best is
+    turned down) unless ``accept_all``."""
 
-    def __init__(self):
+    def __init__(self, accept_all=False):
         super().__init__(target=0.0)
         self.checked = []
+        self.accept_all = accept_all
 
     def verify(self, genome, sizes, stop_early=True):
         self.checked.append(genome)
-        ok = len(self.checked) == 1
+        ok = self.accept_all or len(self.checked) == 1
         return Verdict({64: (ok, 1.0 if ok else 0.0, int(ok))})
 
 
@@ -300,16 +302,7 @@ def test_polish_ends_with_the_last_portrait_the_final_check_accepted():
 def test_polishing_checks_the_best_every_few_generations_and_at_the_end():
     from polyface.search.loop import POLISH_CHECK_EVERY
 
-    class Counting(CentreProblem):
-        def __init__(self):
-            super().__init__(target=0.0)
-            self.checked = []
-
-        def verify(self, genome, sizes, stop_early=True):
-            self.checked.append(genome)
-            return super().verify(genome, sizes, stop_early)
-
-    problem = Counting()
+    problem = OneCheckProblem(accept_all=True)
     polish = 2 * POLISH_CHECK_EVERY + 5
     r = run_loop(_population(), problem, StopRules(max_generations=100, polish=polish), (64,))
     assert r.generations == 1 + polish
