@@ -88,7 +88,10 @@ def _page_options(live_help: str | None = None):
 @click.option("--strategy", type=_field("strategy"), help="Search strategy.")
 @click.option("--population", type=_field("population"), help="Children per generation.")
 @click.option("--target", type=_field("target"), help="Face probability the portrait must reach at every size.")
-@click.option("--polish", type=_field("polish"), help="Generations to go on refining after the first verified portrait; the portrait kept is the last one verified (0: stop at the first).")
+@click.option(
+    "--polish", type=_field("polish"),
+    help="Generations to go on after the first verified portrait, keeping the last one verified (0: stop at the first).",
+)
 @click.option("--max-generations", type=_field("max_generations"), help="Stop after this many generations.")
 @click.option(
     "--time-limit",

@@ -99,7 +99,9 @@ POLISH_CHECK_EVERY = 10  # while polishing, the best is checked every this many 
 def worth_checking(st: LoopState, full_pass: float) -> bool:
     """The best passes every search size and is new to the final check."""
     g = st.best
-    return g is not None and st.best_score >= full_pass and not (st.verified is not None and st.verified == g) and g not in st.rejects
+    if g is None or st.best_score < full_pass or g in st.rejects:
+        return False
+    return st.verified is None or st.verified != g
 
 
 def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
