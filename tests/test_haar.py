@@ -48,3 +48,34 @@ def test_haar_holds_back_exactly_the_portraits_it_does_not_see():
     assert (plain >= 2).all()
     assert mixed[0] < 2 <= mixed[1]  # the cascade's no pulls a portrait below the pass tier
     assert mixed[1] <= plain[1] + 1e-6  # and its yes never lifts one
+
+
+def _climb(haar: HaarDepth, images) -> np.ndarray:
+    """The graded score by its definition: the deepest cut, climbed one by one, that finds a large face."""
+    out = np.zeros(images.shape[0], np.float32)
+    for i in range(images.shape[0]):
+        for k, (_, cut) in enumerate(haar.cascades):
+            if not haar.found(images[i : i + 1], k)[0]:
+                break
+            out[i] = cut / haar.total
+    return out
+
+
+def test_whole_cascade_first_gives_the_climbed_depth(face_crop):
+    import json
+    from pathlib import Path
+
+    from polyface.genome_json import from_dict
+
+    data = Path(__file__).parent / "data"
+    evolved = [from_dict(json.loads(p.read_text())) for p in sorted(data.glob("genome_*.json"))]
+    rng = np.random.default_rng(1)
+    haar = HaarDepth(min_box=0.5)
+    for size in (64, 128):
+        images = torch.cat([
+            render_batch(evolved + [random_genome(rng, 30, 5) for _ in range(16)], size, antialias=False),
+            torch.nn.functional.interpolate(to_batch(face_crop), size=(size, size), mode="area"),
+        ])  # fmt: skip
+        expected = _climb(haar, images)
+        assert (expected == 1.0).sum() >= 2 and (expected < 1.0).sum() >= 8  # both paths are taken
+        assert haar(images).numpy().tolist() == expected.tolist()

@@ -135,9 +135,15 @@ class HaarDepth:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         grays = self._gray(images)
         scores = np.zeros(len(grays), np.float32)
+        whole, cuts = self.cascades[-1][0], self.cascades[:-1]
         for i, g in enumerate(grays):
             side = int(self.min_box * 0.8 * min(g.shape))
-            for clf, cut in self.cascades:  # deeper cuts only for windows that passed shallower ones
+            # The whole cascade first: once a search finds faces, most images it scores pass,
+            # and one pass of the whole cascade costs a quarter of climbing through every cut.
+            if len(whole.detectMultiScale(g, 1.1, 1, minSize=(side, side))):
+                scores[i] = 1.0
+                continue
+            for clf, cut in cuts:  # deeper cuts only for windows that passed shallower ones
                 if len(clf.detectMultiScale(g, 1.1, 1, minSize=(side, side))) == 0:
                     break
                 scores[i] = cut / self.total
