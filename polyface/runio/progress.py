@@ -19,7 +19,6 @@ class ProgressLine:
         self.tty = self.stream.isatty()
         self.every_s = every_s if self.tty else 5.0
         self.last = 0.0
-        self.was_portrait = False
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
@@ -34,8 +33,7 @@ class ProgressLine:
 
     def on_generation(self, p: Any) -> None:
         now = time.monotonic()
-        first_portrait, self.was_portrait = p.portrait and not self.was_portrait, p.portrait
-        if now - self.last < self.every_s and not first_portrait:
+        if now - self.last < self.every_s and not p.first_portrait:
             return
         self.last = now
         self._write("\r" + self._line(p) + "\x1b[K" if self.tty else self._line(p) + "\n")

@@ -126,7 +126,6 @@ class RunFolder:
         self.frame_size = frame_size
         self.frame_every = frame_every
         self.log_every = log_every
-        self._portrait_logged = False  # the first portrait's generation is always logged
         self.summary = dict(summary or {})
         self.n_frames = 0
         self._improvements = 0
@@ -188,10 +187,8 @@ class RunFolder:
 
     @_writes
     def on_generation(self, p: Progress) -> None:
-        first_portrait = p.portrait and not self._portrait_logged
-        if p.generation % self.log_every == 0 or first_portrait:
+        if p.generation % self.log_every == 0 or p.first_portrait:  # the first portrait's line always
             _append_line(self.out / LOG, p.to_dict())
-            self._portrait_logged = p.portrait
 
     @_writes
     def write_portrait(self, genome: Genome) -> None:

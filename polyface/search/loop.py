@@ -36,6 +36,7 @@ class Progress:
     portrait: bool
     best_prob: float  # face probability of this generation's best candidate
     improved: bool = False
+    first_portrait: bool = False  # this generation found the run's first verified portrait
 
     @property
     def evals_per_s(self) -> float:
@@ -171,6 +172,7 @@ def _progress(st: LoopState, ev: Evaluation, elapsed_s: float, improved: bool) -
         portrait=st.kept is not None,
         best_prob=float(ev.probs[i]),
         improved=improved,
+        first_portrait=st.portrait_at == st.generation,
     )
 
 
