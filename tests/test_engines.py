@@ -240,3 +240,56 @@ def test_gallery_orchestration_progress_and_pages(tmp_path: Path) -> None:
                           (4, "done", 3, 0, 1, 1, 3), (5, "done", 4, 0, 1, 1, 5)]
     assert [row[3] for row in seen if row[1] == "running"] == [1, 1, 1, 1, 1]
     assert (tmp_path / "index.html").read_text().count("data-seed=") == 5  # and once more at the end
+
+
+def _resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
+def test_freed_heap_goes_back_to_the_system_between_seeds() -> None:
+    import ctypes
+
+    from polyface.engines.seed import release_free_heap
+
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "malloc_trim"):
+        pytest.skip("not glibc")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    m_trim_threshold = -1
+    # As a seed's checks at large sizes leave the heap: ~300 MB of blocks under the mmap threshold,
+    # freed, that free() keeps (here for sure: no trimming on free while the test runs).
+    assert libc.mallopt(m_trim_threshold, 1 << 30)
+    try:
+        blocks = [libc.malloc(100_000) for _ in range(3000)]
+        for b in blocks:
+            ctypes.memset(b, 1, 100_000)
+        for b in blocks:
+            libc.free(b)
+        before = _resident_mb()
+        assert release_free_heap()
+        assert before - _resident_mb() > 200, "the ~300 MB freed stayed resident"
+    finally:
+        libc.mallopt(m_trim_threshold, 128 * 1024)  # glibc's default
+
+
+def test_a_worker_trims_its_heap_after_every_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from polyface.engines import seed as seed_module
+    from polyface.preset import load_preset
+
+    calls = []
+    monkeypatch.setattr(seed_module, "release_free_heap", lambda: calls.append(1) or True)
+    cfg = load_preset(str(_preset(tmp_path))).replace(max_generations=2, polish=0)
+    for s in (1, 2):
+        assert seed_module.run_seed(cfg, tmp_path / "g", s, gif=False).status == "done"
+    assert len(calls) == 2
+
+
+def _preset(tmp_path: Path) -> Path:
+    p = tmp_path / "short.toml"
+    p.write_text(LONG_PRESET)
+    return p

@@ -4,6 +4,7 @@ when unfinished, and write its evolution.gif."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
@@ -14,6 +15,21 @@ from polyface.config import Config
 from polyface.engines.base import SeedOutcome
 from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT
 
+
+def release_free_heap() -> bool:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``); False where the
+    C library has no such call.
+
+    A worker runs seed after seed. Each run's checks at sizes up to the print allocate and free
+    large buffers, and glibc keeps the freed pages: over six seeds a worker grew from 0.96 to
+    1.5 GB resident, and back to 0.84 GB once trimmed.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(0)
+    return True
 
 
 def is_done(run_dir: Path) -> bool:
@@ -75,10 +91,13 @@ def run_seed(
             import torch
 
             torch.set_num_threads(threads)
-        if (run_dir / CHECKPOINT).exists() or (run_dir / CONFIG).exists():
-            r = resume(run_dir, hooks=hooks)  # an interrupted gallery continues each unfinished seed
-        else:
-            r = evolve(cfg.replace(seed=seed), out=run_dir, hooks=hooks)
+        try:
+            if (run_dir / CHECKPOINT).exists() or (run_dir / CONFIG).exists():
+                r = resume(run_dir, hooks=hooks)  # an interrupted gallery continues each unfinished seed
+            else:
+                r = evolve(cfg.replace(seed=seed), out=run_dir, hooks=hooks)
+        finally:
+            release_free_heap()  # the next seed runs in this process too
         status = "interrupted" if r.status == "interrupted" else "done"
         if status == "done" and gif:
             from polyface.runio.animate import make_gif
