@@ -85,17 +85,14 @@ def main() -> None:
         folder = RESULTS / "transfer" / label(preset)
         for seed in range(args.seed_start, args.seed_start + args.seeds):
             out = folder / str(seed)
-            if args.judge_only:
-                res = json.loads((out / "result.json").read_text())
-                portrait, run_s = res["portrait"], res["elapsed_s"]
-                seconds = res.get("portrait_s") or run_s  # runs written before polishing: the two are one
-            else:
+            if not args.judge_only:
                 if out.exists():
                     shutil.rmtree(out)
-                cfg = cfg0.replace(seed=seed, time_limit=args.time_limit, verify_sizes=VERIFY)
-                r = evolve(cfg, out=out)
-                portrait, run_s = r.portrait, r.elapsed_s
-                seconds = r.portrait_s if r.portrait_s is not None else run_s
+                evolve(cfg0.replace(seed=seed, time_limit=args.time_limit, verify_sizes=VERIFY), out=out)
+            res = json.loads((out / "result.json").read_text())
+            portrait, run_s = res["portrait"], res["elapsed_s"]
+            seconds = res.get("portrait_s")
+            seconds = run_s if seconds is None else seconds  # runs written before polishing: the two are one
             v = judge_run(out, judges)
             row = {"preset": label(preset), "seed": seed, "portrait": portrait, "seconds": round(seconds, 1),
                    "run s": round(run_s, 1)}

@@ -105,6 +105,15 @@ def worth_checking(st: LoopState, full_pass: float) -> bool:
     return st.verified is None or st.verified != g
 
 
+def check_best(st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...]) -> bool:
+    """Check the best at every verify size and keep it when the check accepts it."""
+    g, s = st.best, st.best_score
+    st.verdict, st.verified = problem.verify(g, verify_sizes), g
+    if st.verdict.portrait:
+        st.keep(g, s, st.verdict)
+    return st.verdict.portrait
+
+
 def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
     """Check the best at every verify size when it passes every search size and was not checked
     before. A genome the check rejects is remembered and its score lowered (``rejects``): the
@@ -115,11 +124,8 @@ def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes
         return
     if not worth_checking(st, full_pass):
         return
-    g, s = st.best, st.best_score
-    st.verdict, st.verified = problem.verify(g, verify_sizes), g
-    if st.verdict.portrait:
-        st.keep(g, s, st.verdict)
-    else:
+    g = st.best
+    if not check_best(st, problem, verify_sizes):
         st.rejects.add(g)
         strategy.penalise(g, REJECT_PENALTY)
         st.best, st.best_score = strategy.best
@@ -238,9 +244,7 @@ def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopR
     t_verify = clock()
     if st.kept is not None and st.kept != st.best and worth_checking(st, full_pass_score(len(problem.sizes))):
         try:  # polishing's last best, not checked yet
-            st.verdict, st.verified = problem.verify(st.best, verify_sizes), st.best
-            if st.verdict.portrait:
-                st.keep(st.best, st.best_score, st.verdict)
+            check_best(st, problem, verify_sizes)
         except KeyboardInterrupt:  # the last portrait the check accepted is still there
             status = StopReason.INTERRUPTED
     genome, score = st.best, st.best_score
