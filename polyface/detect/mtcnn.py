@@ -25,6 +25,36 @@ __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 # threads: never. The three small networks ran 0.7-0.8x as fast on onnx with one thread
 # (benchmarks/bench_detect_backends.py), and real runs with two were no faster.
 AUTO_ONNX_THREADS = 0
+BUCKET = 16
+
+
+def bucket(n: int) -> int:
+    """The batch size ``n`` crops are padded to: the next multiple of ``BUCKET``. The CPU backend
+    compiles and caches kernels per input shape; the number of boxes changes with every call,
+    and one shape per count grew a run by hundreds of MB."""
+    return max(-(-n // BUCKET), 1) * BUCKET
+
+
+def padded(net, data: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``net(data)`` run on ``data`` zero-padded to ``bucket(len(data))`` images, sliced back."""
+    n = data.shape[0]
+    m = bucket(n)
+    if n and m != n:
+        data = torch.cat([data, data.new_zeros((m - n, *data.shape[1:]))])
+    return tuple(o[:n] for o in net(data))
+
+
+def in_powers_of_two(net, data: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``net(data)`` run on slices of ``data`` whose lengths are the powers of two that sum to
+    its length (21 images: 16, 4, 1), so that a network sees few batch shapes, with no padding."""
+    n, start, outs = data.shape[0], 0, []
+    if n & (n - 1) == 0:  # a power of two, or no image at all
+        return tuple(net(data))
+    for bit in reversed(range(n.bit_length())):
+        if n >> bit & 1:
+            outs.append(net(data[start : start + (1 << bit)]))
+            start += 1 << bit
+    return tuple(torch.cat(parts) for parts in zip(*outs))
 
 
 class FaceDetector(nn.Module):
@@ -123,7 +153,7 @@ class FaceDetector(nn.Module):
         boxes, inds, picks, offset = [], [], [], 0
         for scale in scales:
             data = resize_area(imgs, (int(h * scale + 1), int(w * scale + 1)))
-            reg, logits = self.nets()[0]((data - 127.5) * 0.0078125)
+            reg, logits = in_powers_of_two(self.nets()[0], (data - 127.5) * 0.0078125)
             probs = torch.softmax(logits, dim=1)
             bs, ii = generate_boxes(reg, probs[:, 1], scale, th)
             boxes.append(bs)
@@ -158,7 +188,7 @@ class FaceDetector(nn.Module):
         """Stage 2: R-Net on 24x24 crops; returns the surviving boxes, regressed and squared."""
         data, keep = crops(imgs, boxes, inds, 24)
         boxes, inds = boxes[keep], inds[keep]
-        reg, logits = self.nets()[1](data)
+        reg, logits = padded(self.nets()[1], data)
         score = torch.softmax(logits, dim=1)[:, 1]
         ok = score > th
         boxes = torch.cat([boxes[ok, :4], score[ok, None]], dim=1)
@@ -176,7 +206,7 @@ class FaceDetector(nn.Module):
         """
         data, keep = crops(imgs, boxes, inds, 48)
         boxes, inds = boxes[keep], inds[keep]
-        reg, marks, logits = self.nets()[2](data)
+        reg, marks, logits = padded(self.nets()[2], data)
         score = torch.softmax(logits, dim=1)[:, 1]
         ok = score > th
         boxes = torch.cat([boxes[ok, :4], score[ok, None]], dim=1)
@@ -199,5 +229,5 @@ class FaceDetector(nn.Module):
         """
         imgs = images.to(self.device, torch.float32) * 255.0
         data = resize_area(imgs, (48, 48))
-        _, _, logits = self.nets()[2]((data - 127.5) * 0.0078125)
+        _, _, logits = padded(self.nets()[2], (data - 127.5) * 0.0078125)
         return logits[:, 1] - logits[:, 0]
