@@ -7,7 +7,7 @@ and one scoring process per seed (``workers=1, threads=1``), so that one worker 
 ``--engine ray`` starts a local Ray instance with as many CPUs as workers; its start-up
 (``ray.init``) and shutdown are timed apart from the gallery. Prints a table and writes
 benchmarks/results/bench_gallery.json (after every configuration, so a cut-short run keeps
-what it measured).
+what it measured). ``peak MB`` is the whole process tree's peak memory (PSS) during the gallery.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, table, write_json  # noqa: E402
+from memory import PeakMemory  # noqa: E402
 
 from polyface.batch import run_gallery  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
@@ -29,7 +30,7 @@ from polyface.engines import get_engine  # noqa: E402
 
 CONFIGS = (("local", 1), ("local", 2), ("ray", 1), ("ray", 2))
 COLUMNS = ["engine", "workers", "seeds", "portraits", "gallery s", "start-up s", "shutdown s",
-           "seeds/h", "portraits/h", "portraits/h incl. start-up", "portraits/h per worker"]
+           "seeds/h", "portraits/h", "portraits/h incl. start-up", "portraits/h per worker", "peak MB"]
 
 
 def one(cfg, engine_name: str, workers: int, seeds: int, root: Path) -> dict:
@@ -41,7 +42,8 @@ def one(cfg, engine_name: str, workers: int, seeds: int, root: Path) -> dict:
         engine.start()  # ray.init: a local instance of `workers` CPUs
         startup = time.perf_counter() - t
     t = time.perf_counter()
-    outcomes = run_gallery(cfg, seeds, root / f"{engine_name}-{workers}", engine=engine, pages_every=0)
+    with PeakMemory() as mem:  # this process and every worker it starts (Ray's included)
+        outcomes = run_gallery(cfg, seeds, root / f"{engine_name}-{workers}", engine=engine, pages_every=0)
     wall = time.perf_counter() - t
     t = time.perf_counter()
     close()
@@ -63,6 +65,7 @@ def one(cfg, engine_name: str, workers: int, seeds: int, root: Path) -> dict:
         "portraits/h": round(3600 * portraits / wall),
         "portraits/h incl. start-up": round(3600 * portraits / (wall + startup + shutdown)),
         "portraits/h per worker": round(3600 * portraits / wall / workers),
+        "peak MB": round(mem.peak),
         "failed": [f"{o.seed}: {o.status} {o.detail}" for o in failed],
     }
 
@@ -72,6 +75,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--time-limit", type=float, default=20.0, help="seconds per portrait")
     ap.add_argument("--preset", default="default")
+    ap.add_argument("--engines", default="local,ray", help="which engines to run: local, ray or both")
     args = ap.parse_args()
     # A local Ray instance turns token authentication on; a token in the environment keeps
     # it from writing ~/.ray/auth_token.
@@ -81,7 +85,7 @@ def main() -> None:
     rows: list[dict] = []
     payload = {"machine": machine(), "preset": args.preset, "time_limit": args.time_limit, "rows": rows}
     with tempfile.TemporaryDirectory(prefix="bench-gallery-") as tmp:
-        for engine_name, workers in CONFIGS:
+        for engine_name, workers in [c for c in CONFIGS if c[0] in args.engines.split(",")]:
             rows.append(one(cfg, engine_name, workers, args.seeds, Path(tmp)))
             print(f"{engine_name} x{workers}: {rows[-1]['gallery s']} s", file=sys.stderr, flush=True)
             write_json("bench_gallery", payload)
