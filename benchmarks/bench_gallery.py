@@ -42,7 +42,7 @@ def one(cfg, engine_name: str, workers: int, seeds: int, root: Path) -> dict:
         engine.start()  # ray.init: a local instance of `workers` CPUs
         startup = time.perf_counter() - t
     t = time.perf_counter()
-    with PeakMemory() as mem:  # this process and every worker it starts (Ray's included)
+    with PeakMemory() as mem:  # this process and every process it starts
         outcomes = run_gallery(cfg, seeds, root / f"{engine_name}-{workers}", engine=engine, pages_every=0)
     wall = time.perf_counter() - t
     t = time.perf_counter()

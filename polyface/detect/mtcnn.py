@@ -25,7 +25,7 @@ __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 # threads: never. The three small networks ran 0.7-0.8x as fast on onnx with one thread
 # (benchmarks/bench_detect_backends.py), and real runs with two were no faster.
 AUTO_ONNX_THREADS = 0
-BUCKET = 16
+BUCKET = 16  # R-Net and O-Net batches are padded to a multiple of this many crops (see ``bucket``)
 
 
 def bucket(n: int) -> int:
