@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,8 @@ from memory import PeakMemory  # noqa: E402
 
 from polyface.genome import random_genome  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
-from polyface.run import build, evolve, n_workers, pick_device  # noqa: E402
+from polyface.run import build, evolve, n_lanes, n_workers, pick_device  # noqa: E402
+from polyface.search.lanes import torch_threads  # noqa: E402
 from polyface.search.workers import WorkerPool  # noqa: E402
 
 VERIFY = (64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -79,27 +81,29 @@ def real_run(cfg, out: Path) -> dict:
 
 
 def evals_per_second(preset: str, seconds: float = 8.0, batch: int = 0) -> dict:
-    """Throughput of the preset's problem on random genomes, workers as a run would use them:
-    one evaluation is one candidate's full fitness at every search size it qualifies for."""
+    """Throughput of the preset's problem on random genomes, workers and lanes as a run would
+    use them: one evaluation is one candidate's full fitness at every search size it qualifies for."""
     cfg = load_preset(preset).replace(seed=0)
     device = pick_device(cfg.device)
-    problem, _ = build(cfg, device)
-    workers = n_workers(cfg, device)
-    if workers > 1:
-        problem.use_pool(WorkerPool(workers, problem.settings))
-    rng = np.random.default_rng(0)
-    n_batch = batch or cfg.population + (cfg.elites if cfg.augment else 0)  # one generation, as a run scores it
-    genomes = [random_genome(rng, cfg.polygons, cfg.vertices, cfg.colour) for _ in range(n_batch)]
-    try:
-        problem.evaluate(genomes)  # warm-up
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            problem.evaluate(genomes)
-            n += len(genomes)
-        rate = n / (time.perf_counter() - t0)
-    finally:
-        problem.close()
-    return {"preset": preset, "batch": n_batch, "workers": workers, "evals/s": round(rate), "load": load()}
+    lanes = n_lanes(cfg, device)
+    with torch_threads(1) if lanes > 1 else nullcontext():
+        problem, _ = build(cfg, device, lanes=lanes)
+        workers = n_workers(cfg, device)
+        if workers > 1:
+            problem.use_pool(WorkerPool(workers, problem.settings))
+        rng = np.random.default_rng(0)
+        n_batch = batch or cfg.population + (cfg.elites if cfg.augment else 0)  # one generation, as a run scores it
+        genomes = [random_genome(rng, cfg.polygons, cfg.vertices, cfg.colour) for _ in range(n_batch)]
+        try:
+            problem.evaluate(genomes)  # warm-up
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                problem.evaluate(genomes)
+                n += len(genomes)
+            rate = n / (time.perf_counter() - t0)
+        finally:
+            problem.close()
+    return {"preset": preset, "batch": n_batch, "workers": workers, "lanes": lanes, "evals/s": round(rate), "load": load()}
 
 
 def gallery_rate(preset: str, n: int, time_limit: float, out: Path) -> dict:

@@ -4,6 +4,7 @@ run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`
 from __future__ import annotations
 
 import datetime as _dt
+from contextlib import nullcontext
 import json
 import os
 import platform
@@ -16,6 +17,7 @@ import torch
 from polyface import atomic, validate
 from polyface._version import __version__
 from polyface.config import Config, apply, parse_colour, to_toml
+from polyface.detect import ort
 from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import palette_rgb, random_genome
 from polyface.runio import readers
@@ -27,6 +29,7 @@ from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings, confined, oval_axes
 from polyface.prior import face_tones
+from polyface.search.lanes import torch_threads
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings, breakdown
@@ -78,6 +81,16 @@ def n_workers(cfg: Config, device: torch.device) -> int:
     return cfg.workers or 1
 
 
+def n_lanes(cfg: Config, device: torch.device) -> int:
+    """Threads that split each batch's detector work in this process (``search.lanes``): one
+    per torch thread on the CPU with one scoring process and ONNX Runtime installed, each lane
+    running the networks on it with one thread; 1 otherwise (a GPU, worker processes of one
+    thread each, or torch alone: its lanes were no faster than its own two threads)."""
+    if device.type != "cpu" or n_workers(cfg, device) > 1 or not ort.available():
+        return 1
+    return torch.get_num_threads()
+
+
 def verify_sizes(cfg: Config) -> tuple[int, ...]:
     """Sizes at which the final portrait must pass: working size, preset sizes, output size (<= 1024)."""
     return tuple(sorted({cfg.work_size, *cfg.verify_sizes, min(cfg.size, MAX_VERIFY)}))
@@ -97,12 +110,17 @@ def mutation_settings(cfg: Config) -> MutationSettings:
     )
 
 
-def build(cfg: Config, device: torch.device | None = None, detector: FaceDetector | None = None):
-    """(problem, strategy) for ``cfg``; every random draw comes from the config's seed."""
+def build(cfg: Config, device: torch.device | None = None, detector: FaceDetector | None = None, lanes: int = 1):
+    """(problem, strategy) for ``cfg``; every random draw comes from the config's seed. The
+    problem splits each batch's detector work between ``lanes`` threads (``n_lanes``)."""
     device = device or pick_device(cfg.device)
     root = np.random.SeedSequence(cfg.seed)
     init_seq, strat_seq, prob_seq = root.spawn(3)
-    detector = detector or FaceDetector(device=device)
+    # With lanes every network runs on ONNX Runtime, which holds the GIL once a pass instead of
+    # once an op (BlazeFace 1.9x, MTCNN 1.25x as fast as torch in two lanes: bench_lanes.py);
+    # the final check stays on torch, the reference implementation, with all the lanes' threads.
+    detector = detector or FaceDetector(device=device, backend="onnx" if lanes > 1 else "auto")
+    accept = FaceDetector(device=device, backend="torch") if lanes > 1 else None
     aug = None
     if cfg.augment:
         aug = AugmentSettings(
@@ -127,6 +145,8 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
         blazeface=cfg.blazeface,
         haar=cfg.haar,
         prior=cfg.prior,
+        accept_detector=accept,
+        lanes=lanes,
     )
     ms = mutation_settings(cfg)
     init_rng = np.random.default_rng(init_seq)
@@ -222,8 +242,31 @@ def _run(
         torch.set_num_threads(cfg.threads)
     if folder is not None and doc is None:
         check_new(folder)  # before the slow start-up, and before anything is written
+    lanes = n_lanes(cfg, device)
+    # Each lane runs torch with one thread; the detectors are built so (BlazeFace's backend follows).
+    with torch_threads(1) if lanes > 1 else nullcontext():
+        result = _search(cfg, device, lanes, folder, hooks, doc, checkpoint_every, timings)
+    result.extra["out"] = folder
+    result.extra["seed"] = cfg.seed
+    result.extra["config"] = cfg
+    if timings.enabled:
+        result.extra["profile"] = write_profile(timings, timings.clock() - start, result, n_workers(cfg, device), folder)
+    return result
+
+
+def _search(
+    cfg: Config,
+    device: torch.device,
+    lanes: int,
+    folder: Path | None,
+    hooks: list,
+    doc: dict | None,
+    checkpoint_every: float,
+    timings: Timings,
+) -> Result:
+    """The run proper: build, resume, search and close; ``_run`` sets up and reports."""
     with timings.section("start: detectors and problem"):
-        problem, strategy = build(cfg, device)
+        problem, strategy = build(cfg, device, lanes=lanes)
     state = _load_state(doc, folder, strategy, problem) if doc is not None else None
     all_hooks = list(hooks)
     if folder is not None:
@@ -257,11 +300,6 @@ def _run(
     finally:
         with timings.section("stop: worker processes"):
             problem.close()
-    result.extra["out"] = folder
-    result.extra["seed"] = cfg.seed
-    result.extra["config"] = cfg
-    if timings.enabled:
-        result.extra["profile"] = write_profile(timings, timings.clock() - start, result, workers, folder)
     return result
 
 

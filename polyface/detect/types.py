@@ -82,6 +82,19 @@ def dense_detections(
     )
 
 
+def concat_detections(parts: list[Detections]) -> Detections:
+    """One ``Detections`` for the images of ``parts`` (batches of the same size), in order."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = torch.cumsum(torch.tensor([0] + [len(d.count) for d in parts[:-1]]), 0).tolist()
+    cat = {
+        name: torch.cat([getattr(d, name) for d in parts])
+        for name in ("boxes", "probs", "logits", "landmarks", "count", "best_prob", "best_box", "best_landmarks", "best_logit")
+    }
+    index = torch.cat([d.image_index + off for d, off in zip(parts, offsets)])
+    return Detections(image_index=index, size=parts[0].size, **cat)
+
+
 @runtime_checkable
 class Detector(Protocol):
     """A face detector as a function of a batch: never sees a genome.

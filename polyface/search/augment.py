@@ -44,26 +44,26 @@ def _blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 def augment(images: torch.Tensor, s: AugmentSettings, gen: torch.Generator) -> torch.Tensor:
     """(B,3,H,W) -> (copies*B,3,H,W): copy k of image b is at index k*B + b.
 
-    The first copy is the image as rendered; the others are transformed.
+    The first copy is the image as rendered; the others are transformed (only they are computed).
     """
     b, _, h, w = images.shape
     k = s.copies
     u = torch.rand((k, 6), generator=gen) * 2 - 1  # draws on the CPU generator: same on every device
-    u[0] = 0.0
+    u = u[1:]  # the first copy's draws go unused: it stays as rendered
+    if len(u) == 0:
+        return images.clone()
     angle = u[:, 0] * math.radians(s.rotate)
     scale = 1.0 + u[:, 1] * s.scale
     tx, ty = u[:, 2] * s.shift * 2, u[:, 3] * s.shift * 2  # affine_grid works in [-1, 1]
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (k,2,3)
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (k-1,2,3)
     theta = theta.to(images.device, images.dtype).repeat_interleave(b, 0)
-    reps = images.repeat(k, 1, 1, 1)
+    reps = images.repeat(k - 1, 1, 1, 1)
     grid = F.affine_grid(theta, list(reps.shape), align_corners=False)
     out = F.grid_sample(reps, grid, mode="bilinear", padding_mode="border", align_corners=False)
     sigma = ((u[:, 4] + 1) / 2 * s.blur * (h / 64.0)).to(images.device, images.dtype)
-    sigma[0] = 0.0
     out = _blur(out, sigma.repeat_interleave(b))
     gain = (1.0 + u[:, 5] * s.colour).to(images.device, images.dtype).repeat_interleave(b)
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
     out = ((out - mean) * gain[:, None, None, None] + mean + (gain[:, None, None, None] - 1) * 0.5).clamp(0, 1)
-    out[:b] = images  # copy 0 exactly as rendered
-    return out
+    return torch.cat([images, out])

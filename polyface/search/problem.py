@@ -13,11 +13,13 @@ from polyface import fitness, validate
 from polyface.detect.blazeface import BlazeFace, blaze_input
 from polyface.detect.haar import HaarDepth
 from polyface.detect.mtcnn import Detections, FaceDetector
+from polyface.detect.types import concat_detections
 from polyface.genome import Genome
 from polyface.prior import FacePrior
 from polyface.render.batch import Renderer, make_renderer
 from polyface.render.cairo import render_batch
 from polyface.search.augment import AugmentSettings, augment
+from polyface.search.lanes import Lanes
 from polyface.search.timing import OFF, Timings, merge_workers
 from polyface.search.types import Evaluation, Verdict
 
@@ -44,7 +46,9 @@ class PortraitProblem:
         blazeface: bool = False,
         haar: bool = False,
         prior: float = 0.0,
+        lanes: int = 1,
     ) -> None:
+        self.lanes = Lanes(lanes)  # threads that split each batch's detector work (not a setting: no score changes)
         self.landmark_weight = landmark_weight
         self.blaze = BlazeFace(device=detector.device) if blazeface else None
         self.haar = None
@@ -125,14 +129,11 @@ class PortraitProblem:
             probs, boxes, found = det.best_prob, det.best_box, det.count > 0
         return scores, passes, probs, boxes / images.shape[-1], found
 
-    def _ensemble(self, images: torch.Tensor) -> tuple[Detections, torch.Tensor]:
-        """MTCNN's detections and every candidate's consensus score over the ensemble.
-
-        Cheap signals first: MTCNN and BlazeFace score every image; the face-layout prior
-        reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU) judges only the
-        images that every other member already accepts.
-        """
-        size, t = images.shape[-1], self.timings
+    def _members(self, images: torch.Tensor, t: Timings) -> tuple:
+        """The networks' and the prior's raw signals on ``images``: MTCNN's detections, O-Net's
+        whole-canvas log-odds (where MTCNN found no face), BlazeFace's detections and top logit,
+        and the prior's correlation (None for a member the problem lacks)."""
+        size = images.shape[-1]
         # The acceptance pyramid, less the fine levels that only see faces far too small to count:
         # a different pyramid would align differently with the face and not transfer across sizes.
         with t.section("mtcnn"):
@@ -142,17 +143,36 @@ class PortraitProblem:
             none = det.count == 0
             if bool(none.any()):
                 logit[none] = self.detector.onet_logit(images[none])
-        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.search_margin)]
+        bdet = blogit = corr = None
         if self.blaze is not None:
             with t.section("blazeface"):
-                small = blaze_input(images)
-                bdet, blogit = self.blaze.detect(small)
-            tiers.append(fitness.detector_tier(
-                bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE, face_margin=self.search_margin
-            ))
+                bdet, blogit = self.blaze.detect(blaze_input(images))
         if self.prior is not None:
             with t.section("prior"):
                 corr = self.prior(images, det.best_box)
+        return det, logit, bdet, blogit, corr
+
+    def _ensemble(self, images: torch.Tensor) -> tuple[Detections, torch.Tensor]:
+        """MTCNN's detections and every candidate's consensus score over the ensemble.
+
+        Cheap signals first: MTCNN and BlazeFace score every image (split between the lanes);
+        the face-layout prior reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU)
+        judges only the images that every other member already accepts.
+        """
+        t = self.timings
+        parts = self.lanes.map(
+            lambda x, main: self._members(x, t if main else OFF), images, t.section("lanes: waiting for the other thread")
+        )
+        det, logit, bdet, blogit, corr = (
+            None if p[0] is None else (concat_detections(p) if isinstance(p[0], Detections) else torch.cat(p))
+            for p in zip(*parts)
+        )
+        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.search_margin)]
+        if bdet is not None:
+            tiers.append(fitness.detector_tier(
+                bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE, face_margin=self.search_margin
+            ))
+        if corr is not None:
             # As with the frame, the search asks a little more than the final check: the
             # correlation moves by a few hundredths from one size and render to the next.
             pt = fitness.prior_tier(corr, self.prior_gate + fitness.PRIOR_SLACK)
@@ -194,7 +214,8 @@ class PortraitProblem:
         self.pool, self.local_batches = pool, local_batches
 
     def close(self) -> None:
-        """Stop worker processes, if any."""
+        """Stop worker processes and lane threads, if any."""
+        self.lanes.close()
         if self.pool is not None:
             self.pool.close()
             self.pool = None
@@ -228,7 +249,7 @@ class PortraitProblem:
     def verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool = True) -> Verdict:
         """Check the portrait rule on the antialiased Cairo render at each size, smallest first,
         with every member of the ensemble (see ``judge``)."""
-        with self.timings.section("verify"):
+        with self.timings.section("verify"), self.lanes.whole():
             return self._verify(genome, sizes, stop_early)
 
     def _verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool) -> Verdict:
