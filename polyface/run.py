@@ -119,8 +119,9 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     # With lanes every network runs on ONNX Runtime, which holds the GIL once a pass instead of
     # once an op (BlazeFace 1.9x, MTCNN 1.25x as fast as torch in two lanes: bench_lanes.py);
     # the final check stays on torch, the reference implementation, with all the lanes' threads.
-    detector = detector or FaceDetector(device=device, backend="onnx" if lanes > 1 else "auto")
-    accept = FaceDetector(device=device, backend="torch") if lanes > 1 else None
+    onnx = lanes > 1 and ort.available()
+    detector = detector or FaceDetector(device=device, backend="onnx" if onnx else "auto")
+    accept = FaceDetector(device=device, backend="torch") if onnx else None
     aug = None
     if cfg.augment:
         aug = AugmentSettings(
