@@ -99,7 +99,7 @@ def _page_options(live_help: str | None = None):
     help="Stop the search after this many seconds; the final check at every size comes on top (verify_s in result.json).",
 )
 @click.option("--device", type=_field("device"), help="Where to score.")
-@click.option("--threads", type=_field("threads"), help="CPU threads for torch (0: all cores).")
+@click.option("--threads", type=_field("threads"), help="CPU threads (0: all cores); on the CPU each scores a share of every batch.")
 @click.option("--frame-size", type=_field("frame_size"), help="Size of the frames written on each improvement.")
 @click.option("--gif/--no-gif", default=None, help="Write evolution.gif into the run folder at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; print only the run folder.")
@@ -168,7 +168,7 @@ def score(images, as_json, min_box, face_margin, device) -> None:
     (BlazeFace, the mean-face correlation, and OpenCV's Haar cascade when it is installed)."""
     from polyface.detect import BlazeFace, FaceDetector
     from polyface.prior import FacePrior
-    from polyface.run import pick_device
+    from polyface.placement import pick_device
     from polyface.score import load_image, score_images
 
     torch_device = pick_device(device)
@@ -236,7 +236,7 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
         raise UserError(f"option --out: {out} exists and is not a folder")
     check_out_folder(out, "option --out")
     cfg = resolve_config(preset, _flag_overrides(time_limit=time_limit, size=size, device=device))
-    from polyface.run import pick_device
+    from polyface.placement import pick_device
 
     pick_device(cfg.device)  # a missing GPU is an error before any seed starts
     if address is not None and engine != "ray":

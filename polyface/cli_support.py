@@ -84,7 +84,7 @@ def _user_errors():
     from polyface.config import ConfigError
     from polyface.detect.haar import HaarUnavailable
     from polyface.genome import GenomeError
-    from polyface.run import DeviceError
+    from polyface.placement import DeviceError
     from polyface.runio.layout import RunFolderError
     from polyface.score import ImageError
     from polyface.runio.live_server import LiveError

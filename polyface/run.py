@@ -4,11 +4,11 @@ run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`
 from __future__ import annotations
 
 import datetime as _dt
-from contextlib import nullcontext
 import json
 import os
 import platform
 import secrets
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from polyface.config import Config, apply, parse_colour, to_toml
 from polyface.detect import ort
 from polyface.detect.mtcnn import FaceDetector
 from polyface.genome import palette_rgb, random_genome
+from polyface.placement import n_lanes, n_workers, pick_device
 from polyface.runio import readers
 from polyface.runio.gif import GifHook
 from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
@@ -42,25 +43,6 @@ MAX_VERIFY = 1024
 LOCAL_BATCHES = 0
 
 
-class DeviceError(ValueError):
-    """The requested device is not available."""
-
-
-def pick_device(name: str) -> torch.device:
-    """'auto' -> cuda, then mps, then cpu; an explicit device must exist."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("device 'cuda' requested but no CUDA GPU is available (use --device cpu or auto)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise DeviceError("device 'mps' requested but Apple's MPS is not available (use --device cpu or auto)")
-    return torch.device(name)
-
-
 def with_seed(cfg: Config) -> Config:
     """The config with a seed: a fresh one is drawn (and recorded) when none was given."""
     return cfg if cfg.seed is not None else cfg.replace(seed=secrets.randbelow(2**31))
@@ -69,26 +51,6 @@ def with_seed(cfg: Config) -> Config:
 def default_out(cfg: Config, root: Path = Path("outputs")) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return root / f"{stamp}-{cfg.preset}-s{cfg.seed}"
-
-
-def n_workers(cfg: Config, device: torch.device) -> int:
-    """Scoring processes: ``cfg.workers``, else one. On the 2-core box one process with torch's
-    two threads scored 222 candidates/s of the default, two single-thread workers 185/s and
-    one single-thread process 142/s (same seed, side by side); one process also needs half the
-    memory."""
-    if device.type != "cpu":
-        return 1
-    return cfg.workers or 1
-
-
-def n_lanes(cfg: Config, device: torch.device) -> int:
-    """Threads that split each batch's detector work in this process (``search.lanes``): one
-    per torch thread on the CPU with one scoring process and ONNX Runtime installed, each lane
-    running the networks on it with one thread; 1 otherwise (a GPU, worker processes of one
-    thread each, or torch alone: its lanes were no faster than its own two threads)."""
-    if device.type != "cpu" or n_workers(cfg, device) > 1 or not ort.available():
-        return 1
-    return torch.get_num_threads()
 
 
 def verify_sizes(cfg: Config) -> tuple[int, ...]:
@@ -117,8 +79,8 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     root = np.random.SeedSequence(cfg.seed)
     init_seq, strat_seq, prob_seq = root.spawn(3)
     # With lanes every network runs on ONNX Runtime, which holds the GIL once a pass instead of
-    # once an op (BlazeFace 1.9x, MTCNN 1.25x as fast as torch in two lanes: bench_lanes.py);
-    # the final check stays on torch, the reference implementation, with all the lanes' threads.
+    # once an op (real runs 1.26x as fast as without lanes, bench_lanes.py); the final check
+    # stays on torch, the reference implementation, with all the lanes' threads.
     onnx = lanes > 1 and ort.available()
     detector = detector or FaceDetector(device=device, backend="onnx" if onnx else "auto")
     accept = FaceDetector(device=device, backend="torch") if onnx else None
@@ -251,7 +213,9 @@ def _run(
     result.extra["seed"] = cfg.seed
     result.extra["config"] = cfg
     if timings.enabled:
-        result.extra["profile"] = write_profile(timings, timings.clock() - start, result, n_workers(cfg, device), folder)
+        result.extra["profile"] = write_profile(
+            timings, timings.clock() - start, result, n_workers(cfg, device), folder, lanes
+        )
     return result
 
 
@@ -304,7 +268,9 @@ def _search(
     return result
 
 
-def write_profile(timings: Timings, wall: float, result: Result, workers: int, folder: Path | None) -> dict:
+def write_profile(
+    timings: Timings, wall: float, result: Result, workers: int, folder: Path | None, lanes: int = 1
+) -> dict:
     """The breakdown of a run's wall time; written to ``profile.json`` in the run folder."""
     doc = breakdown(timings, wall)
     doc |= {
@@ -312,6 +278,7 @@ def write_profile(timings: Timings, wall: float, result: Result, workers: int, f
         "generations": result.generations,
         "evaluations": result.evaluations,
         "workers": workers,
+        "lanes": lanes,
     }
     if folder is not None:
         atomic.write_text(Path(folder) / "profile.json", json.dumps(doc, indent=2) + "\n")

@@ -7,8 +7,8 @@ import torch
 from polyface.detect.types import concat_detections
 from polyface.genome import random_genome
 from polyface.preset import load_preset
-from polyface.render.cairo import render_batch
-from polyface.run import build, n_lanes
+from polyface.placement import n_lanes
+from polyface.run import build
 from polyface.search.lanes import MIN_PER_LANE, Lanes, torch_threads
 
 from conftest import to_batch

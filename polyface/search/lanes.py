@@ -2,9 +2,10 @@
 
 The detectors' networks are small; torch's own threads split every small convolution between
 the cores and wait for each other after each one. Two threads that each take half the images,
-with one torch thread apiece, keep both cores busy instead: on the default's batches of 56
-images MTCNN and BlazeFace together ran 1.25x as fast so on torch and 1.65x with BlazeFace on
-ONNX Runtime (benchmarks/bench_lanes.py). The ops release the GIL, so plain threads do.
+with one thread apiece, keep both cores busy instead. On torch the lanes gained little (each op
+takes the GIL back, and MTCNN runs many small ops); with the networks on ONNX Runtime, which
+holds the GIL once a pass, real runs of the default scored 1.26x (1.13-1.34x) the candidates/s
+of torch's own two threads (benchmarks/bench_lanes.py, 5 seeds side by side).
 
 Each image's result depends on the image alone, so the split changes no score.
 """
