@@ -121,6 +121,13 @@ def test_onnx_backend_is_deterministic_and_takes_empty_batches(pair, blaze_pair,
     assert blaze_pair[1](images[64][:0]).count.shape == (0,)
 
 
+def test_sessions_keep_no_arena_and_no_plans_per_shape(pair, blaze_pair):
+    # Both would hold on to what each batch shape once needed: a run's memory grows with them.
+    for net in (*pair[1].nets(), blaze_pair[1]._onnx):
+        opts = net.runtime.get_session_options()
+        assert not opts.enable_cpu_mem_arena and not opts.enable_mem_pattern
+
+
 def test_auto_picks_onnx_where_it_is_faster_and_torch_without_onnxruntime(monkeypatch):
     cpu = torch.device("cpu")
     assert ort.resolve("auto", cpu) == "onnx"

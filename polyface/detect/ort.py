@@ -91,6 +91,11 @@ class OrtNet:
         opts.log_severity_level = 3
         # Idle ONNX Runtime threads sleep instead of spinning, leaving the cores to torch's own threads.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No arena and no planned memory per input shape: both keep what the largest batch of
+        # each shape needed. A run of the default (seed 4, 300 generations, two lanes) peaked at
+        # 1.13 GB without them against 1.27 GB with, at the same speed and with the same genome.
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
         self.threads = opts.intra_op_num_threads
         self.net = net  # for an empty batch, which the exported graph's reshapes cannot take
         self.runtime = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
