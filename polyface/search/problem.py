@@ -48,7 +48,7 @@ class PortraitProblem:
         prior: float = 0.0,
         lanes: int = 1,
     ) -> None:
-        self.lanes = Lanes(lanes)  # threads that split each batch's detector work (not a setting: no score changes)
+        self.lanes = Lanes(lanes)  # threads that split each batch's detector work: the same scores on any number
         self.landmark_weight = landmark_weight
         self.blaze = BlazeFace(device=detector.device) if blazeface else None
         self.haar = None
