@@ -30,7 +30,7 @@ from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings, confined, oval_axes
 from polyface.prior import face_tones
-from polyface.search.lanes import torch_threads
+from polyface.search.lanes import library_threads
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings, breakdown
@@ -206,8 +206,8 @@ def _run(
     if folder is not None and doc is None:
         check_new(folder)  # before the slow start-up, and before anything is written
     lanes = n_lanes(cfg, device)
-    # Each lane runs torch with one thread; the detectors are built so (BlazeFace's backend follows).
-    with torch_threads(1) if lanes > 1 else nullcontext():
+    # Each lane runs torch and OpenCV with one thread; the detectors are built so (their backends follow).
+    with library_threads(1) if lanes > 1 else nullcontext():
         result = _search(cfg, device, lanes, folder, hooks, doc, checkpoint_every, timings)
     result.extra["out"] = folder
     result.extra["seed"] = cfg.seed

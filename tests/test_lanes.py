@@ -9,7 +9,7 @@ from polyface.genome import random_genome
 from polyface.preset import load_preset
 from polyface.placement import n_lanes
 from polyface.run import build
-from polyface.search.lanes import MIN_PER_LANE, Lanes, torch_threads
+from polyface.search.lanes import MIN_PER_LANE, Lanes, library_threads
 
 from conftest import to_batch
 
@@ -31,20 +31,43 @@ def test_map_runs_every_slice_in_order_on_two_threads():
     lanes = Lanes(2)
     seen = []
     try:
-        out = lanes.map(lambda x, main: (seen.append((threading.get_ident(), main)), x.sum().item())[1], torch.arange(10.0))
+        out = lanes.map(lambda x, lane: (seen.append((threading.get_ident(), lane)), x.sum().item())[1], torch.arange(10.0))
     finally:
         lanes.close()
     assert out == [sum(range(5)), sum(range(5, 10))]
-    assert len({ident for ident, _ in seen}) == 2 and sorted(m for _, m in seen) == [False, True]
+    assert len({ident for ident, _ in seen}) == 2 and sorted(lane for _, lane in seen) == [0, 1]
+    assert dict((lane, ident) for ident, lane in seen)[0] == threading.get_ident()  # lane 0 is the caller
 
 
-def test_whole_gives_torch_every_lane_and_takes_it_back():
+def test_whole_gives_torch_and_opencv_every_lane_and_takes_them_back():
+    import cv2
+
     lanes = Lanes(2)
-    with torch_threads(1):
+    with library_threads(1):
         with lanes.whole():
-            assert torch.get_num_threads() == 2
-        assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 2 and cv2.getNumThreads() == 2
+        assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
     lanes.close()
+
+
+def test_haar_in_lanes_equals_one_pass_with_a_cascade_per_lane(face_crop):
+    from polyface.detect.haar import HaarDepth
+
+    rng = np.random.default_rng(2)
+    noise = [rng.integers(0, 256, face_crop.shape, dtype=np.uint8) for _ in range(4)]
+    images = torch.nn.functional.interpolate(to_batch(face_crop, *noise[:2], face_crop, *noise[2:]), size=(96, 96))
+    one = HaarDepth(0.5)
+    own = HaarDepth(0.5, shared=False)
+    assert all(a is not b for (a, _), (b, _) in zip(one.cascades, own.cascades))
+    lanes = Lanes(2)
+    try:
+        with library_threads(1):
+            got = torch.cat([torch.as_tensor(d) for d in lanes.map(lambda x, lane: (one, own)[lane](x), images)])
+    finally:
+        lanes.close()
+    want = torch.as_tensor(one(images))
+    assert float(want[0]) == 1.0 and float(want[3]) == 1.0 and float(want[1:3].max()) < 1.0
+    torch.testing.assert_close(got, want)
 
 
 def test_concatenated_detections_equal_one_pass(detector, face_crop):
@@ -64,7 +87,7 @@ def test_the_default_scores_the_same_on_one_lane_and_on_two():
     rng = np.random.default_rng(8)
     genomes = [random_genome(rng, 12, 5, mode="grey", symmetric=True, radius=0.3) for _ in range(12)]
     pytest.importorskip("onnxruntime")
-    with torch_threads(1):
+    with library_threads(1):
         two, _ = build(cfg, torch.device("cpu"), lanes=2)
         one, _ = build(cfg, torch.device("cpu"), detector=two.detector, lanes=1)  # the same networks
         try:
@@ -82,15 +105,17 @@ def test_the_default_scores_the_same_on_one_lane_and_on_two():
 def test_a_cpu_run_has_a_lane_per_torch_thread_with_onnx_and_without_workers(monkeypatch):
     pytest.importorskip("onnxruntime")
     cfg = load_preset("default")
-    with torch_threads(2):
+    with library_threads(2):
         assert n_lanes(cfg, torch.device("cpu")) == 2
         assert n_lanes(cfg.replace(workers=2), torch.device("cpu")) == 1
         problem, _ = build(cfg, torch.device("cpu"), lanes=2)
         assert problem.detector.backend == "onnx" and problem.accept.backend == "torch"
+        one, two = problem.haars()  # a cascade of its own for the second lane
+        assert two.cascades[0][0] is not one.cascades[0][0]
         problem.close()
         monkeypatch.setattr("polyface.detect.ort.available", lambda: False)
         assert n_lanes(cfg, torch.device("cpu")) == 1  # torch alone gains nothing from lanes
-    with torch_threads(1):
+    with library_threads(1):
         assert n_lanes(cfg, torch.device("cpu")) == 1
 
 
@@ -99,6 +124,6 @@ def test_a_run_gives_torch_its_threads_back(threads):
     from polyface.run import evolve
 
     cfg = load_preset("default").replace(seed=1, max_generations=2, polish=0, population=8, elites=2)
-    with torch_threads(threads):
+    with library_threads(threads):
         evolve(cfg, write=False)
         assert torch.get_num_threads() == threads

@@ -113,12 +113,14 @@ class HaarDepth:
     lower value is the share of stages that the best such window survives.
     """
 
-    def __init__(self, min_box: float = 0.5, cuts: tuple[int, ...] = (5, 10, 15, 20, 25)) -> None:
+    def __init__(self, min_box: float = 0.5, cuts: tuple[int, ...] = (5, 10, 15, 20, 25), shared: bool = True) -> None:
         self.cv2 = _cv2()
         self.min_box = min_box
         self.cuts = cuts
         self.total = cuts[-1]
-        self.cascades = [(_cascade(c if c < 25 else None), c) for c in cuts]
+        # A cascade keeps per-call state: threads that run at once need one each (``shared=False``).
+        load = _cascade if shared else _cascade.__wrapped__
+        self.cascades = [(load(c if c < 25 else None), c) for c in cuts]
 
     def _gray(self, images: torch.Tensor) -> np.ndarray:
         return _gray(images)

@@ -40,29 +40,29 @@ class Lanes:
         return list(zip(cuts[:-1], cuts[1:]))
 
     def map(
-        self, fn: Callable[[torch.Tensor, bool], T], images: torch.Tensor, waiting: AbstractContextManager | None = None
+        self, fn: Callable[[torch.Tensor, int], T], images: torch.Tensor, waiting: AbstractContextManager | None = None
     ) -> list[T]:
-        """``fn(slice, main)`` for each lane's slice of ``images``, in order; ``main`` is True
-        for the slice this thread runs itself (the others run in inference mode on helpers).
-        ``waiting`` is entered while this thread waits for the helpers (a timing section)."""
+        """``fn(slice, lane)`` for each lane's slice of ``images``, in order; lane 0 is this
+        thread, the others run on helpers, in inference mode. ``waiting`` is entered while this
+        thread waits for the helpers (a timing section)."""
         spans = self.bounds(images.shape[0])
         if self._pool is None or len(spans) == 1:
-            return [fn(images, True)]
+            return [fn(images, 0)]
 
-        def helper(a: int, z: int) -> T:
+        def helper(lane: int, a: int, z: int) -> T:
             with torch.inference_mode():  # grad mode is per thread
-                return fn(images[a:z], False)
+                return fn(images[a:z], lane)
 
-        futures = [self._pool.submit(helper, a, z) for a, z in spans[1:]]
-        first = fn(images[spans[0][0] : spans[0][1]], True)
+        futures = [self._pool.submit(helper, lane, a, z) for lane, (a, z) in enumerate(spans[1:], 1)]
+        first = fn(images[spans[0][0] : spans[0][1]], 0)
         with waiting or nullcontext():
             rest = [f.result() for f in futures]
         return [first, *rest]
 
     def whole(self) -> AbstractContextManager:
         """A block that runs unsplit work (one image, many sizes) on all the lanes' cores:
-        torch gets ``n`` threads within it, and one again after."""
-        return torch_threads(self.n) if self.n > 1 else nullcontext()
+        torch and OpenCV get ``n`` threads within it, and one again after."""
+        return library_threads(self.n) if self.n > 1 else nullcontext()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -71,11 +71,16 @@ class Lanes:
 
 
 @contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """torch's intra-op thread count set to ``n`` within the block, and restored after."""
-    before = torch.get_num_threads()
+def library_threads(n: int) -> Iterator[None]:
+    """The thread counts of torch's ops and of OpenCV's set to ``n`` within the block, and
+    restored after. Lanes run with one each: the cores are theirs."""
+    import cv2
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(n)
+    cv2.setNumThreads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])

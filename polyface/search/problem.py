@@ -54,6 +54,7 @@ class PortraitProblem:
         self.haar = None
         if haar:
             self.haar = HaarDepth(min_box)
+        self._haar_lanes = [self.haar]
         self.prior = FacePrior(detector.device) if prior > 0 else None
         self.prior_gate = prior
         self.detector = detector
@@ -161,7 +162,7 @@ class PortraitProblem:
         """
         t = self.timings
         parts = self.lanes.map(
-            lambda x, main: self._members(x, t if main else OFF), images, t.section("lanes: waiting for the other thread")
+            lambda x, lane: self._members(x, OFF if lane else t), images, t.section("lanes: waiting for the other thread")
         )
         det, logit, bdet, blogit, corr = (
             None if p[0] is None else (concat_detections(p) if isinstance(p[0], Detections) else torch.cat(p))
@@ -182,10 +183,20 @@ class PortraitProblem:
             ok = (scores >= fitness.PASS_TIER).nonzero().flatten()
             if ok.numel():
                 with t.section("haar"):
-                    depth = self.haar(images[ok]).to(scores.device)
+                    haars = self.haars()  # here, not in the lanes: one thread loads the cascades
+                    depth = torch.cat([
+                        torch.as_tensor(d) for d in self.lanes.map(lambda x, lane: haars[lane](x), images[ok])
+                    ]).to(scores.device)
                 haar = fitness.gate_tier(depth, depth >= 1.0)
                 scores[ok] = torch.minimum(scores[ok], haar)  # a gate: its no holds back, its yes adds nothing
         return det, scores
+
+    def haars(self) -> list[HaarDepth]:
+        """The Haar cascade of each lane: a cascade keeps per-call state, so the lanes after the
+        first get their own, loaded when first needed (0.4 s that runs without a face skip)."""
+        while len(self._haar_lanes) < self.lanes.n:
+            self._haar_lanes.append(HaarDepth(self.min_box, shared=False))
+        return self._haar_lanes
 
     def evaluate(self, genomes: list[Genome]) -> Evaluation:
         """Score a batch: the first size for all, each further size only for those passing so far.
