@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from memory import PeakMemory  # noqa: E402
 from polyface.genome import random_genome  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
 from polyface.run import build, evolve, n_lanes, n_workers, pick_device  # noqa: E402
-from polyface.search.lanes import library_threads  # noqa: E402
+from polyface.search.lanes import lane_threads  # noqa: E402
 from polyface.search.workers import WorkerPool  # noqa: E402
 
 VERIFY = (64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -86,7 +85,7 @@ def evals_per_second(preset: str, seconds: float = 8.0, batch: int = 0) -> dict:
     cfg = load_preset(preset).replace(seed=0)
     device = pick_device(cfg.device)
     lanes = n_lanes(cfg, device)
-    with library_threads(1) if lanes > 1 else nullcontext():
+    with lane_threads(lanes):
         problem, _ = build(cfg, device, lanes=lanes)
         workers = n_workers(cfg, device)
         if workers > 1:

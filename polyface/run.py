@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import secrets
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings, confined, oval_axes
 from polyface.prior import face_tones
-from polyface.search.lanes import library_threads
+from polyface.search.lanes import lane_threads
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings, breakdown
@@ -78,9 +77,8 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     device = device or pick_device(cfg.device)
     root = np.random.SeedSequence(cfg.seed)
     init_seq, strat_seq, prob_seq = root.spawn(3)
-    # With lanes every network runs on ONNX Runtime, which holds the GIL once a pass instead of
-    # once an op (real runs 1.26x as fast as without lanes, bench_lanes.py); the final check
-    # stays on torch, the reference implementation, with all the lanes' threads.
+    # In lanes the networks run on ONNX Runtime (it takes the GIL once a pass, not once an op:
+    # bench_lanes.py); the final check stays on torch, the reference, with all the lanes' threads.
     onnx = lanes > 1 and ort.available()
     detector = detector or FaceDetector(device=device, backend="onnx" if onnx else "auto")
     accept = FaceDetector(device=device, backend="torch") if onnx else None
@@ -206,8 +204,7 @@ def _run(
     if folder is not None and doc is None:
         check_new(folder)  # before the slow start-up, and before anything is written
     lanes = n_lanes(cfg, device)
-    # Each lane runs torch and OpenCV with one thread; the detectors are built so (their backends follow).
-    with library_threads(1) if lanes > 1 else nullcontext():
+    with lane_threads(lanes):  # the detectors are built inside: their backends follow the threads
         result = _search(cfg, device, lanes, folder, hooks, doc, checkpoint_every, timings)
     result.extra["out"] = folder
     result.extra["seed"] = cfg.seed

@@ -84,3 +84,8 @@ def library_threads(n: int) -> Iterator[None]:
     finally:
         torch.set_num_threads(before[0])
         cv2.setNumThreads(before[1])
+
+
+def lane_threads(n: int) -> AbstractContextManager:
+    """A block in which ``n`` lanes run: torch and OpenCV with one thread each (one lane: as they are)."""
+    return library_threads(1) if n > 1 else nullcontext()
