@@ -4,7 +4,6 @@ run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import secrets
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polyface import atomic, validate
+from polyface import validate
 from polyface._version import __version__
 from polyface.config import Config, apply, parse_colour, to_toml
 from polyface.detect import ort
@@ -23,7 +22,7 @@ from polyface.placement import n_lanes, n_workers, pick_device
 from polyface.runio import readers
 from polyface.runio.gif import GifHook
 from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
-from polyface.runio.run_folder import RunFolder, check_new
+from polyface.runio.run_folder import RunFolder, check_new, write_profile
 from polyface.runio.plot import ScorePlot
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
@@ -32,7 +31,7 @@ from polyface.prior import face_tones
 from polyface.search.lanes import lane_threads
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
-from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings, breakdown
+from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings
 from polyface.search.workers import WorkerPool
 
 MAX_VERIFY = 1024
@@ -263,23 +262,6 @@ def _search(
         with timings.section("stop: worker processes"):
             problem.close()
     return result
-
-
-def write_profile(
-    timings: Timings, wall: float, result: Result, workers: int, folder: Path | None, lanes: int = 1
-) -> dict:
-    """The breakdown of a run's wall time; written to ``profile.json`` in the run folder."""
-    doc = breakdown(timings, wall)
-    doc |= {
-        "loop_elapsed_s": round(result.elapsed_s, 4),
-        "generations": result.generations,
-        "evaluations": result.evaluations,
-        "workers": workers,
-        "lanes": lanes,
-    }
-    if folder is not None:
-        atomic.write_text(Path(folder) / "profile.json", json.dumps(doc, indent=2) + "\n")
-    return doc
 
 
 def _load_state(doc: dict, folder: Path, strategy, problem) -> LoopState:

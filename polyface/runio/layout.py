@@ -27,6 +27,7 @@ CHECKPOINT = "checkpoint.json"
 RESULT = "result.json"
 GIF = "evolution.gif"
 VIDEO = "evolution.mp4"
+PROFILE = "profile.json"  # where the run's time went (``--profile``)
 LOCK = ".lock"  # held by a gallery process while it runs a seed
 
 APPENDED = (LOG, HISTORY)  # the files that grow a line at a time; a checkpoint records their sizes

@@ -21,6 +21,7 @@ from polyface.runio.layout import CHECKPOINT, CONFIG, FRAMES, HISTORY, LOG, RESU
 from polyface.runio import readers
 from polyface.runio.readers import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cut_to_last_line, read_checkpoint
 from polyface.search.loop import Progress, Result
+from polyface.search.timing import Timings, breakdown
 from polyface.validate import quote
 
 __all__ = ["RunFolder", "RunFolderError", "check_new", "prepare", "read_checkpoint"]
@@ -228,3 +229,20 @@ class RunFolder:
             },
         )
         atomic.write_text(self.out / RESULT, json.dumps(summary, indent=2) + "\n")
+
+
+def write_profile(
+    timings: Timings, wall: float, result: Result, workers: int, folder: Path | None, lanes: int = 1
+) -> dict:
+    """The breakdown of a run's wall time; written to ``profile.json`` in the run folder."""
+    doc = breakdown(timings, wall)
+    doc |= {
+        "loop_elapsed_s": round(result.elapsed_s, 4),
+        "generations": result.generations,
+        "evaluations": result.evaluations,
+        "workers": workers,
+        "lanes": lanes,
+    }
+    if folder is not None:
+        atomic.write_text(Path(folder) / layout.PROFILE, json.dumps(doc, indent=2) + "\n")
+    return doc
