@@ -15,7 +15,6 @@ benchmarks/results/contrast/<run folder name>/ and benchmarks/results/bench_cont
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transfer import VERIFY, VIEWS, judge_run  # noqa: E402
+from bench_transfer import VERIFY, VIEWS, judge_run, verified_runs  # noqa: E402
 from common import RESULTS, machine, table, write_json  # noqa: E402
 from judges import make_judges  # noqa: E402
 
@@ -50,12 +49,8 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=RESULTS / "transfer" / "default")
     args = ap.parse_args()
     judges = make_judges(list(JUDGES))
-    runs = sorted((p for p in args.runs.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     rows, problem = [], None
-    for run in runs:
-        res = json.loads((run / "result.json").read_text())
-        if not res.get("portrait"):
-            continue
+    for run in verified_runs(args.runs):
         cfg = apply(Config(), readers.read_config(run), str(run / "config.toml"))
         if problem is None:  # every run of a transfer folder has the same preset
             problem, _ = build(cfg, torch.device("cpu"))

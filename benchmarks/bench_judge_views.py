@@ -14,7 +14,6 @@ polygons. Writes benchmarks/results/bench_judge_views.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_transfer import verified_runs  # noqa: E402
 from common import RESULTS, machine, table, write_json  # noqa: E402
 from judges import MIN_SIDE, make_judges  # noqa: E402
 
@@ -54,12 +54,9 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=RESULTS / "transfer" / "default")
     args = ap.parse_args()
     judges = make_judges(list(JUDGES))
-    runs = sorted((p for p in args.runs.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     counts: dict[str, dict[str, int]] = {}
     per_run = []
-    for run in runs:
-        if not json.loads((run / "result.json").read_text()).get("portrait"):
-            continue
+    for run in verified_runs(args.runs):
         with Image.open(run / "best.png") as im:
             im = im.convert("RGB").resize((512, 512), Image.LANCZOS)
         verdicts = {}

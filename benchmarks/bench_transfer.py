@@ -58,6 +58,12 @@ def judge_run(out: Path, judges: list) -> dict[str, dict[str, bool]]:
     return verdict
 
 
+def verified_runs(folder: Path) -> list[Path]:
+    """The seed folders of a transfer run whose portrait the final check accepted, by seed."""
+    runs = sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    return [r for r in runs if json.loads((r / "result.json").read_text()).get("portrait")]
+
+
 def _median(rs: list[dict]) -> str:
     """Median time to a verified portrait; runs without one count as never (shown as '> limit')."""
     m = statistics.median([r["seconds"] if r["portrait"] else float("inf") for r in rs])
