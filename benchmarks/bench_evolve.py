@@ -34,8 +34,9 @@ from common import machine, table, write_json  # noqa: E402
 from memory import PeakMemory  # noqa: E402
 
 from polyface.genome import random_genome  # noqa: E402
+from polyface.placement import n_lanes, n_workers, pick_device  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
-from polyface.run import build, evolve, n_lanes, n_workers, pick_device  # noqa: E402
+from polyface.run import build, evolve  # noqa: E402
 from polyface.search.lanes import lane_threads  # noqa: E402
 from polyface.search.workers import WorkerPool  # noqa: E402
 
