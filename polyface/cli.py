@@ -92,6 +92,7 @@ def _page_options(live_help: str | None = None):
     "--polish", type=_field("polish"),
     help="Generations to go on after the first verified portrait, keeping the last one verified (0: stop at the first).",
 )
+@click.option("--contrast", type=_field("contrast"), help=limits.CONTRAST.help)
 @click.option("--max-generations", type=_field("max_generations"), help="Stop after this many generations.")
 @click.option(
     "--time-limit",

@@ -80,6 +80,7 @@ class Config:
     max_generations: int = 20000
     stagnation: int = 0
     polish: int = 0  # generations the search goes on after its first verified portrait; 0 = stop there
+    contrast: float = 1.0  # the finished portrait's shapes moved up to this many times as far from the ground (1: as evolved)
     time_limit: float = 0.0
     # output
     size: int = 512
@@ -148,6 +149,7 @@ FIELDS: dict[str, Spec] = {
     "stagnation": Spec(int, 0, 10**9),
     "polish": Spec(int, 0, 10**6, help="generations to go on after the first verified portrait (0: stop there)"),
     "time_limit": Spec(float, 0.0, 10**7),
+    "contrast": limits.CONTRAST,
     "size": limits.RENDER_SIZE,
     "frame_size": limits.FRAME_SIZE,
     "frame_every": Spec(int, 0, 10**6),

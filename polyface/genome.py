@@ -194,6 +194,24 @@ def _validate_palette(g: Genome) -> None:
         raise GenomeError("field 'colours' must equal the palette entries named by 'index'")
 
 
+def stretch_contrast(g: Genome, k: float) -> Genome:
+    """``g`` with every polygon's colour ``k`` times as far from the background, clipped to [0, 1].
+
+    Compositing is affine in the colours, so wherever nothing clips the picture's contrast
+    against the ground grows by ``k``; the shapes, their order and their alphas stay. Grey
+    genomes stretch from the background's mean so that red, green and blue stay equal.
+    Palette genomes cannot be stretched (their colours are fixed entries): GenomeError.
+    """
+    if g.palette is not None:
+        raise GenomeError("a palette genome's colours are palette entries: its contrast cannot be stretched")
+    if not (math.isfinite(k) and k >= 0):
+        raise GenomeError(f"contrast factor must be a finite number >= 0, got {_shown(k)}")
+    ground = np.float32(g.background.mean()) if g.mode == "grey" else g.background
+    c = g.colours.copy()
+    c[:, :3] = np.clip(c[:, :3] + np.float32(k - 1.0) * (c[:, :3] - ground), 0.0, 1.0)  # k = 1 gives c exactly
+    return g.replaced(g.vertices.copy(), c)
+
+
 def random_polygon(
     rng: np.random.Generator,
     n_vertices: int,

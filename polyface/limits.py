@@ -76,6 +76,10 @@ WORKERS = Spec(int, 0, 256)
 PORT = Spec(int, 0, 65535, help="Port of the page (0: any free one).")
 THREADS = Spec(int, 0, 256)
 # Scoring
+CONTRAST = Spec(
+    float, 1.0, 4.0,
+    help="The finished portrait's shapes moved up to this many times as far from the ground, as far as the final check accepts (1: as evolved).",
+)
 MIN_BOX = Spec(float, 0.05, 1.0, help="Face box share of the canvas.")
 NO_MARGIN = -1.0  # face_margin at which a face box may run off the canvas by a whole side: no framing rule
 FACE_MARGIN = Spec(

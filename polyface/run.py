@@ -257,7 +257,9 @@ def _search(
             with timings.section("start: worker processes"):
                 pool = WorkerPool(workers, problem.settings, profile=cfg.profile, wait=False)
                 problem.use_pool(pool, local_batches=LOCAL_BATCHES)
-        result = run_loop(strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every)
+        result = run_loop(
+            strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every, contrast=cfg.contrast
+        )
     finally:
         with timings.section("stop: worker processes"):
             problem.close()

@@ -216,6 +216,7 @@ def test_real_run_writes_a_complete_run_folder(tmp_path):
     assert per_gen[-1]["evaluations"] == r.evaluations
     result = json.loads((out / "result.json").read_text())
     assert result["seed"] == 3 and result["generations"] == 6 and result["status"] == "done"
+    assert result["contrast"] == 1.0  # no verified portrait: nothing stretched
     frames = sorted((out / "frames").glob("*.png"))
     history = (out / "history.jsonl").read_text().splitlines()
     assert len(frames) == len(history) >= 1

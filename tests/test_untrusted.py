@@ -164,7 +164,7 @@ def _detector():
 HISTORY_FIELDS = ["frame", "generation", "evaluations", "best", "elapsed_s", "genome"]
 LOG_FIELDS = ["generation", "evaluations", "best", "mean", "elapsed_s", "portrait", "best_prob"]
 RESULT_FIELDS = ["seed", "status", "stop", "best", "min_prob", "best_prob", "portrait", "generations", "elapsed_s",
-                 "verify_s", "size"]
+                 "verify_s", "contrast", "size"]
 
 
 @settings(max_examples=80, deadline=None)
@@ -178,7 +178,7 @@ def test_crafted_history_log_and_result_fields(tmp_path_factory, kind, field, va
         LOG: {"generation": 1, "evaluations": 8, "best": 0.5, "mean": 0.2, "elapsed_s": 0.1, "portrait": False,
               "best_prob": 0.3},
         RESULT: {"seed": 1, "status": "done", "stop": "target", "best": 2.5, "min_prob": 0.99, "portrait": True,
-                 "generations": 3, "elapsed_s": 1.0, "verify_s": 0.2, "size": 96},
+                 "generations": 3, "elapsed_s": 1.0, "verify_s": 0.2, "contrast": 1.5, "size": 96},
     }[kind]
     text = _dump({**good, field: value})
     (run / kind).write_text(text + ("\n" if kind != RESULT else ""))

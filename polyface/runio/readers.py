@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyface import limits
 from polyface import validate as v
 from polyface.config import PROVENANCE
 from polyface.runio.layout import APPENDED, CHECKPOINT, CONFIG, FRAMES, HISTORY, LOG, RESULT, WRITTEN, RunFolderError
@@ -239,6 +240,7 @@ def read_result(run_dir: str | Path) -> dict[str, Any]:
             "evaluations": lambda x, f: v.integer(x, f, 0, 10**15),
             "elapsed_s": lambda x, f: v.number(x, f, 0.0, 1e12),
             "verify_s": lambda x, f: v.number(x, f, 0.0, 1e12),
+            "contrast": lambda x, f: v.number(x, f, limits.CONTRAST.lo, limits.CONTRAST.hi),
             "size": lambda x, f: v.integer(x, f, 1, 1 << 16),
         }
         for key, check in checks.items():

@@ -214,6 +214,7 @@ class RunFolder:
             "verify_s": round(r.verify_s, 3),
             "portrait_generation": r.portrait_generation,
             "portrait_s": None if r.portrait_s is None else round(r.portrait_s, 3),
+            "contrast": r.contrast,
             "size": self.size,
         }
         _append_line(

@@ -17,6 +17,7 @@ import numpy as np
 
 from polyface.fitness import full_pass_score
 from polyface.genome import Genome
+from polyface.search.contrast import stretch_portrait
 from polyface.search.loop_state import LoopState
 from polyface.search.problem import Evaluation, PortraitProblem, Verdict
 from polyface.search.rejects import REJECT_PENALTY
@@ -73,6 +74,7 @@ class Result:
     verify_s: float = 0.0
     portrait_generation: int | None = None  # when the first verified portrait came (polishing goes on after it)
     portrait_s: float | None = None
+    contrast: float = 1.0  # the stretch given to the finished portrait (``search.contrast``)
     extra: dict = field(default_factory=dict)
 
 
@@ -191,6 +193,7 @@ def run_loop(
     state: LoopState | None = None,
     checkpoint_every: float = 5.0,
     clock=time.perf_counter,
+    contrast: float = 1.0,
 ) -> Result:
     """Run ``strategy`` on ``problem`` until a stop rule fires; KeyboardInterrupt ends it cleanly.
 
@@ -198,7 +201,8 @@ def run_loop(
     antialiased render at every size in ``verify_sizes`` (checked when the best improves and
     passes every search size). Every ``checkpoint_every`` seconds, and at the end, hooks'
     ``on_checkpoint(snapshot)`` get plain data from which ``state`` (with the strategy's and
-    problem's ``load_state_dict``) continues the run exactly.
+    problem's ``load_state_dict``) continues the run exactly. With ``contrast`` > 1 the finished
+    portrait's contrast is stretched as far as the final check accepts (``search.contrast``).
     """
     st = state or LoopState()
     resumed = state is not None
@@ -233,11 +237,14 @@ def run_loop(
                     last_checkpoint = clock()
     except KeyboardInterrupt:
         status = StopReason.INTERRUPTED
-    return _finish(st, problem, verify_sizes, hooks, snapshot, status, clock, t0)
+    return _finish(st, problem, verify_sizes, hooks, snapshot, status, clock, t0, contrast)
 
 
-def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopReason, clock, t0: float) -> Result:
-    """Checkpoint, verify the best at every size when not done yet, and tell the hooks."""
+def _finish(
+    st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopReason, clock, t0: float, contrast: float
+) -> Result:
+    """Checkpoint, verify the best at every size when not done yet, stretch the portrait's
+    contrast where asked, and tell the hooks."""
     if st.best is None:
         raise KeyboardInterrupt  # interrupted before anything was scored: nothing to save
     _call(hooks, "on_checkpoint", snapshot())
@@ -256,6 +263,12 @@ def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopR
             verdict = problem.verify(st.best, verify_sizes, stop_early=False)
         except KeyboardInterrupt:  # the portrait is still saved, unverified; --resume checks it
             status = StopReason.INTERRUPTED
+    k = 1.0
+    if contrast > 1.0 and status != StopReason.INTERRUPTED:
+        s = stretch_portrait(genome, verdict, lambda g: problem.verify(g, verify_sizes), contrast)
+        genome, verdict, k = s.genome, s.verdict, s.k
+        if s.interrupted:
+            status = StopReason.INTERRUPTED
     now = clock()
     result = Result(
         genome=genome,
@@ -269,6 +282,7 @@ def _finish(st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopR
         verify_s=now - t_verify,
         portrait_generation=st.portrait_at,
         portrait_s=st.portrait_s,
+        contrast=k,
     )
     _call(hooks, "on_end", result)
     return result
