@@ -8,8 +8,8 @@ to [0, 1]): what a run with ``contrast = most`` does as its last step (``search/
 Compositing is affine, so where nothing clips this stretches the whole picture's contrast
 against the ground by k, and the result is still a genome: polygons only. The largest k in steps
 of 0.25 up to ``--most`` that the run's own final check (every member of its ensemble, every
-size from 64 to 1024 px) still accepts is kept, and the judges of ``bench_transfer.py`` look at both (needs
-``pip install 'polyface[judges]'``). Writes the stretched portraits under
+size from 64 to 1024 px) still accepts is kept, and the judges of ``bench_transfer.py`` look at
+both (needs ``pip install 'polyface[judges]'``). Writes the stretched portraits under
 benchmarks/results/contrast/<run folder name>_k<most>/ and benchmarks/results/<--name>.json.
 """
 
