@@ -42,7 +42,7 @@ class ProgressLine:
         if self.tty:
             self._write("\n")
         sizes = ", ".join(f"{s}px {'ok' if ok else 'no'} ({pr:.3f})" for s, (ok, pr, _) in sorted(r.verdict.sizes.items()))
-        stretched = f", contrast x{r.contrast:g}" if getattr(r, "contrast", 1.0) > 1.0 else ""
+        stretched = f", contrast x{r.contrast:g}" if r.contrast > 1.0 else ""
         self._write(
             f"{r.status}: score {r.score:.3f}, portrait {'yes' if r.portrait else 'no'}{stretched} "
             f"after {r.generations} generations, {r.evaluations} evaluations, {r.elapsed_s:.1f}s [{sizes}]\n"
