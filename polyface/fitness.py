@@ -160,8 +160,8 @@ def combine_sizes(per_size: list[torch.Tensor]) -> torch.Tensor:
 
     A candidate's score is its first size's score until it passes there; passing sizes
     then count: ``2 + (j - 1 + m) / n`` where j sizes passed in a row and m is the lowest
-    margin among them. Sizes after the first failure are ignored (and need not be scored:
-    pass NaN there).
+    margin among them, held below 1 so that passing one size more always ranks higher.
+    Sizes after the first failure are ignored (and need not be scored: pass NaN there).
     """
     n = len(per_size)
     first = per_size[0]
@@ -169,7 +169,7 @@ def combine_sizes(per_size: list[torch.Tensor]) -> torch.Tensor:
     ok = stacked >= PASS_TIER
     run = torch.cumprod(ok.long(), dim=0)  # 1 while every size so far passed
     j = run.sum(0)
-    m = torch.where(run.bool(), stacked - PASS_TIER, torch.full_like(stacked, 2.0)).amin(0).clamp(max=1.0)
+    m = torch.where(run.bool(), stacked - PASS_TIER, torch.full_like(stacked, 2.0)).amin(0).clamp(max=0.999)
     multi = PASS_TIER + (j.float() - 1 + m) / n
     return torch.where(j > 0, multi, first)
 

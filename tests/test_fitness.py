@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from polyface import fitness
 from polyface.detect.mtcnn import Detections
+
+tier = st.floats(0.0, 3.0, allow_nan=False)
 
 
 def make_det(faces, b=None, size=(64, 64)):
@@ -81,6 +85,18 @@ def test_combine_sizes_rewards_passing_more_sizes():
     s = fitness.combine_sizes([first, second])
     assert s[0] == 0.5 and s[1] == 1.5  # failing at the first size keeps the first size's score
     assert fitness.PASS_TIER <= s[2] < s[3] < s[4] <= 3.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(tier, tier, tier), min_size=2, max_size=12))
+def test_combine_sizes_ranks_by_sizes_passed_first(rows):
+    per_size = [torch.tensor(c, dtype=torch.float64) for c in zip(*rows)]
+    s = fitness.combine_sizes(per_size)
+    passed = [next((k for k, x in enumerate(r) if x < fitness.PASS_TIER), len(r)) for r in rows]
+    for a in range(len(rows)):
+        for b in range(len(rows)):
+            if passed[a] > passed[b] >= 1 or passed[a] >= 1 > passed[b]:
+                assert s[a] > s[b]
 
 
 def test_landmark_plausibility_prefers_a_face_layout():
