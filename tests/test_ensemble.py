@@ -67,6 +67,19 @@ def test_blazeface_pulls_an_mtcnn_only_portrait_below_the_pass_tier(detector):
     assert both[0] < fitness.PASS_TIER <= both[1]
 
 
+def test_member_tiers_are_what_the_search_combines(detector):
+    """Each member's score as the search reads it: BlazeFace alone turns the MTCNN-only
+    portrait down, and the consensus of the members is the search's score."""
+    problem = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3)
+    genomes = [_genome("mtcnn_only"), _genome("ensemble")]
+    _, tiers = problem.member_tiers(problem.render(genomes, 64))
+    assert list(tiers) == ["mtcnn", "blazeface", "prior"]
+    assert (tiers["mtcnn"] >= fitness.PASS_TIER).all()
+    assert tiers["blazeface"][0] < fitness.PASS_TIER <= tiers["blazeface"][1]
+    consensus = fitness.ensemble_score(list(tiers.values())).double().numpy()
+    np.testing.assert_allclose(problem.score_batch(genomes, None).scores, consensus, rtol=1e-6)
+
+
 def test_judge_reports_each_member(detector):
     problem = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3)
     from polyface.render.cairo import render_batch

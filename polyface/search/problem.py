@@ -153,13 +153,11 @@ class PortraitProblem:
                 corr = self.prior(images, det.best_box)
         return det, logit, bdet, blogit, corr
 
-    def _ensemble(self, images: torch.Tensor) -> tuple[Detections, torch.Tensor]:
-        """MTCNN's detections and every candidate's consensus score over the ensemble.
-
-        Cheap signals first: MTCNN and BlazeFace score every image (split between the lanes);
-        the face-layout prior reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU)
-        judges only the images that every other member already accepts.
-        """
+    def member_tiers(self, images: torch.Tensor) -> tuple[Detections, dict[str, torch.Tensor]]:
+        """MTCNN's detections and the tiered score of each network and of the prior on
+        ``images`` ("mtcnn", "blazeface", "prior", as enabled), as the search reads them, split
+        between the lanes. The Haar cascade is not among them: the search asks it only about
+        the images the others accept."""
         t = self.timings
         parts = self.lanes.map(
             lambda x, lane: self._members(x, OFF if lane else t), images, t.section("lanes: waiting for the other thread")
@@ -168,17 +166,30 @@ class PortraitProblem:
             None if p[0] is None else (concat_detections(p) if isinstance(p[0], Detections) else torch.cat(p))
             for p in zip(*parts)
         )
-        tiers = [fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.search_margin)]
+        tiers = {
+            "mtcnn": fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.search_margin)
+        }
         if bdet is not None:
-            tiers.append(fitness.detector_tier(
+            tiers["blazeface"] = fitness.detector_tier(
                 bdet, blogit, self.min_box, fitness.BLAZE_LOGIT_SCALE, face_margin=self.search_margin
-            ))
+            )
         if corr is not None:
             # As with the frame, the search asks a little more than the final check: the
             # correlation moves by a few hundredths from one size and render to the next.
             pt = fitness.prior_tier(corr, self.prior_gate + fitness.PRIOR_SLACK)
-            tiers.append(torch.where(det.count > 0, pt, torch.full_like(pt, 3.0)))
-        scores = fitness.ensemble_score(tiers)
+            tiers["prior"] = torch.where(det.count > 0, pt, torch.full_like(pt, 3.0))
+        return det, tiers
+
+    def _ensemble(self, images: torch.Tensor) -> tuple[Detections, torch.Tensor]:
+        """MTCNN's detections and every candidate's consensus score over the ensemble.
+
+        Cheap signals first: MTCNN and BlazeFace score every image (split between the lanes);
+        the face-layout prior reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU)
+        judges only the images that every other member already accepts.
+        """
+        t = self.timings
+        det, tiers = self.member_tiers(images)
+        scores = fitness.ensemble_score(list(tiers.values()))
         if self.haar is not None:
             ok = (scores >= fitness.PASS_TIER).nonzero().flatten()
             if ok.numel():
