@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,13 @@ import torch
 from polyface.detect import FaceDetector
 
 torch.set_num_threads(2)
+
+# Tests press Ctrl-C on runs, in this process and in the runs they start. A session started
+# with SIGINT ignored (a background job of a shell without job control) would hand that on to
+# every run it starts, and no Ctrl-C would arrive: give this process Python's own handler
+# (a run started from it gets the default disposition back, and installs that handler too).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU"))]
 
