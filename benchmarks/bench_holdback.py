@@ -10,8 +10,10 @@ the rule, 2 and above a pass): MTCNN, BlazeFace and the mean-face prior as the s
 them, the Haar cascade as it gates. A genome is held back at the first size where a member
 fails (smallest first, as the search scores them), by the members that fail there (the search
 asks the Haar cascade only once the others pass); "none" where every member passes every size.
-Prints, for each run and for all of them, the share of genomes held back at each size and by
-each member, and writes benchmarks/results/<--name>.json.
+Where MTCNN fails, the first reason that holds: no face, several faces, a box under the
+rule's size, a box the frame crops, or a face below the target probability. Prints, for each
+run and for all of them, the share of genomes held back at each size, by each member and by
+MTCNN for each reason, and writes benchmarks/results/<--name>.json.
 """
 
 from __future__ import annotations
@@ -32,29 +34,49 @@ from polyface.run import build  # noqa: E402
 from polyface.runio import readers  # noqa: E402
 
 
+MTCNN_WHY = ("no face", "several", "small", "cropped", "unsure")
+
+
+def mtcnn_why(problem, det) -> str:
+    """Why MTCNN's best face fails the search's rule: the first of ``MTCNN_WHY`` that holds."""
+    h, w = det.size
+    box = det.best_box[0]
+    if int(det.count[0]) == 0:
+        return "no face"
+    if int(det.count[0]) > 1:
+        return "several"
+    if float(box[2] - box[0]) < problem.min_box * w or float(box[3] - box[1]) < problem.min_box * h:
+        return "small"
+    if problem.search_margin > fitness.NO_MARGIN and float(fitness.overhang(det, problem.search_margin)[0]) > 0:
+        return "cropped"
+    return "unsure"
+
+
 def holdback(problem, genome) -> tuple[int | None, list[str]]:
     """The first search size where a member fails, and the members that fail there (None, [])
-    where every member passes every size."""
+    where every member passes every size; where MTCNN fails, why (``MTCNN_WHY``) follows it."""
     for size in problem.sizes:
         images = problem.render([genome], size)
         with torch.inference_mode():
-            _, tiers = problem.member_tiers(images)
+            det, tiers = problem.member_tiers(images)
         scores = {name: float(t[0]) for name, t in tiers.items()}
         if problem.haar is not None:
             depth = torch.as_tensor(problem.haar(images))
             scores["haar"] = float(fitness.gate_tier(depth, depth >= 1.0)[0])
         failing = [name for name, score in scores.items() if score < fitness.PASS_TIER]
         if failing:
-            return size, failing
+            return size, failing + ([mtcnn_why(problem, det)] if "mtcnn" in failing else [])
     return None, []
 
 
 def shares(found: list[tuple[int | None, list[str]]], sizes, members) -> dict:
-    """Of the genomes looked at: the share held back at each size, and by each member."""
+    """Of the genomes looked at: the share held back at each size, by each member, and by
+    MTCNN for each reason."""
     n = max(1, len(found))
     out = {f"at {s}": f"{sum(at == s for at, _ in found) / n:.0%}" for s in sizes}
     out["none"] = f"{sum(at is None for at, _ in found) / n:.0%}"
     out.update({m: f"{sum(m in names for _, names in found) / n:.0%}" for m in members})
+    out.update({f"mtcnn: {why}": f"{sum(why in names for _, names in found) / n:.0%}" for why in MTCNN_WHY})
     return out
 
 
