@@ -61,8 +61,7 @@ def holdback(problem, genome) -> tuple[int | None, list[str]]:
             det, tiers = problem.member_tiers(images)
         scores = {name: float(t[0]) for name, t in tiers.items()}
         if problem.haar is not None:
-            depth = torch.as_tensor(problem.haar(images))
-            scores["haar"] = float(fitness.gate_tier(depth, depth >= 1.0)[0])
+            scores["haar"] = float(problem.haar_tiers(images)[0])
         failing = [name for name, score in scores.items() if score < fitness.PASS_TIER]
         if failing:
             return size, failing + ([mtcnn_why(problem, det)] if "mtcnn" in failing else [])

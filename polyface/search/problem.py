@@ -187,20 +187,21 @@ class PortraitProblem:
         the face-layout prior reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU)
         judges only the images that every other member already accepts.
         """
-        t = self.timings
         det, tiers = self.member_tiers(images)
         scores = fitness.ensemble_score(list(tiers.values()))
         if self.haar is not None:
             ok = (scores >= fitness.PASS_TIER).nonzero().flatten()
-            if ok.numel():
-                with t.section("haar"):
-                    haars = self.haars()  # here, not in the lanes: one thread loads the cascades
-                    depth = torch.cat([
-                        torch.as_tensor(d) for d in self.lanes.map(lambda x, lane: haars[lane](x), images[ok])
-                    ]).to(scores.device)
-                haar = fitness.gate_tier(depth, depth >= 1.0)
-                scores[ok] = torch.minimum(scores[ok], haar)  # a gate: its no holds back, its yes adds nothing
+            if ok.numel():  # a gate: its no holds back, its yes adds nothing
+                scores[ok] = torch.minimum(scores[ok], self.haar_tiers(images[ok]).to(scores.device))
         return det, scores
+
+    def haar_tiers(self, images: torch.Tensor) -> torch.Tensor:
+        """The Haar cascade's tiered score of each image (split between the lanes): 3 where it
+        finds the face, its graded depth in [1, 2) where not."""
+        with self.timings.section("haar"):
+            haars = self.haars()  # here, not in the lanes: one thread loads the cascades
+            depth = torch.cat([torch.as_tensor(d) for d in self.lanes.map(lambda x, lane: haars[lane](x), images)])
+        return fitness.gate_tier(depth, depth >= 1.0)
 
     def haars(self) -> list[HaarDepth]:
         """The Haar cascade of each lane: a cascade keeps per-call state, so the lanes after the
