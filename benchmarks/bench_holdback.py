@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_transfer import seed_runs  # noqa: E402
 from common import RESULTS, machine, table, write_json  # noqa: E402
 
 from polyface import fitness  # noqa: E402
@@ -85,7 +86,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=25, help="history genomes looked at per run")
     ap.add_argument("--name", default="bench_holdback", help="name of the JSON file under benchmarks/results/")
     args = ap.parse_args()
-    runs = sorted((p for p in args.runs.iterdir() if (p / "history.jsonl").exists()), key=lambda p: p.name.zfill(8))
+    runs = seed_runs(args.runs)
     rows, every, problem = [], [], None
     members = ("mtcnn", "blazeface", "prior", "haar")
     for run in runs:

@@ -58,10 +58,14 @@ def judge_run(out: Path, judges: list) -> dict[str, dict[str, bool]]:
     return verdict
 
 
+def seed_runs(folder: Path) -> list[Path]:
+    """The seed folders of a transfer run, by seed."""
+    return sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+
+
 def verified_runs(folder: Path) -> list[Path]:
     """The seed folders of a transfer run whose portrait the final check accepted, by seed."""
-    runs = sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-    return [r for r in runs if json.loads((r / "result.json").read_text()).get("portrait")]
+    return [r for r in seed_runs(folder) if json.loads((r / "result.json").read_text()).get("portrait")]
 
 
 def _median(rs: list[dict]) -> str:
