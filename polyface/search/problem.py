@@ -17,8 +17,8 @@ from polyface.detect.types import concat_detections
 from polyface.genome import Genome
 from polyface.prior import FacePrior
 from polyface.render.batch import Renderer, make_renderer
-from polyface.render.cairo import render_batch
 from polyface.search.augment import AugmentSettings, augment
+from polyface.search.final_check import FinalCheck
 from polyface.search.lanes import Lanes
 from polyface.search.timing import OFF, Timings, merge_workers
 from polyface.search.types import Evaluation, Verdict
@@ -27,8 +27,9 @@ from polyface.search.types import Evaluation, Verdict
 __all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict"]
 
 
-class PortraitProblem:
-    """Scores genomes by the portrait rule at the working size and then at the search sizes."""
+class PortraitProblem(FinalCheck):
+    """Scores genomes by the portrait rule at the working size and then at the search sizes
+    (and, from ``FinalCheck``, checks a genome at every size of the final check)."""
 
     def __init__(
         self,
@@ -268,42 +269,3 @@ class PortraitProblem:
             probs=probs.cpu().numpy(),
             boxes=boxes.cpu().numpy(),
         )
-
-    def verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool = True) -> Verdict:
-        """Check the portrait rule on the antialiased Cairo render at each size, smallest first,
-        with every member of the ensemble (see ``judge``)."""
-        with self.timings.section("verify"), self.lanes.whole():
-            return self._verify(genome, sizes, stop_early)
-
-    def _verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool) -> Verdict:
-        verdict = Verdict()
-        for size in sorted(set(sizes)):
-            with self.timings.section("verify: render"):
-                image = render_batch([genome], size, antialias=True)
-            det, votes = self.judge(image)
-            ok = all(votes.values())
-            verdict.sizes[size] = (ok, float(det.best_prob[0]), int(det.count[0]))
-            if stop_early and not ok:
-                break
-        return verdict
-
-    def judge(self, image: torch.Tensor) -> tuple[Detections, dict[str, bool]]:
-        """Each ensemble member's yes or no on one image (1,3,H,W): MTCNN's portrait rule with
-        ``prob >= target`` at its default thresholds, BlazeFace's portrait rule, the face-layout
-        prior's gate and the whole Haar cascade, as the problem enables them."""
-        t = self.timings
-        with t.section("verify: mtcnn"):
-            det = self.accept(image)
-        rule = (self.min_box, self.face_margin)
-        votes = {"mtcnn": bool(fitness.portrait_rule(det, *rule)[0]) and float(det.best_prob[0]) >= self.target}
-        if self.blaze is not None:
-            with t.section("verify: blazeface"):
-                votes["blazeface"] = bool(fitness.portrait_rule(self.blaze(blaze_input(image)), *rule)[0])
-        if self.prior is not None:
-            with t.section("verify: prior"):
-                corr = float(self.prior(image, det.best_box)[0]) if int(det.count[0]) else -1.0
-            votes["prior"] = corr >= self.prior_gate
-        if self.haar is not None:
-            with t.section("verify: haar"):
-                votes["haar"] = bool(self.haar.found(image)[0])
-        return det, votes
