@@ -99,6 +99,38 @@ def test_onet_logit_ranks_a_face_above_noise(astronaut, detector):
     assert logits[0] > 3 and logits[0] > logits[1]
 
 
+def test_cascade_depth_says_how_far_an_image_got(astronaut, detector):
+    """``detect_depth`` finds what ``forward`` finds, and below a face says which stage stopped
+    the image: [0, 1/3] at P-Net (its best window's probability over the threshold), [1/3, 2/3]
+    at R-Net, [2/3, 1] at O-Net; 1 where a face is found."""
+    from polyface.detect.crops import resize_area
+    from polyface.detect.mtcnn import in_powers_of_two
+
+    x = to_batch(_images(astronaut)["face-small"], np.full((96, 96, 3), 128, np.uint8))
+    det, depth = detector.detect_depth(x)
+    ref = detector(x)
+    assert torch.equal(det.count, ref.count) and torch.equal(det.best_box, ref.best_box)
+    assert int(det.count[0]) == 1 and float(depth[0]) == 1.0 and float(depth[1]) < 1 / 3
+    # Every stage made impossible in turn (no probability exceeds 1): the face stops there.
+    for stage, th in enumerate(((1.001, 0.7, 0.7), (0.6, 1.0, 0.7), (0.6, 0.7, 1.0))):
+        det, depth = detector.detect_depth(x[:1], thresholds=th)
+        assert int(det.count[0]) == 0
+        assert stage / 3 <= float(depth[0]) <= (stage + 1) / 3, (stage, float(depth))
+    # At P-Net: its best window's probability over the pyramid, a third of the way.
+    _, depth = detector.detect_depth(x, thresholds=(1.001, 0.7, 0.7))
+    best = torch.zeros(2)
+    for scale in detector.scales(96, 96):
+        data = resize_area(x * 255.0, (int(96 * scale + 1), int(96 * scale + 1)))
+        _, logits = in_powers_of_two(detector.nets()[0], (data - 127.5) * 0.0078125)
+        best = torch.maximum(best, torch.softmax(logits, 1)[:, 1].amax(dim=(1, 2)))
+    torch.testing.assert_close(depth, best / 1.001 / 3)
+    # Windows narrower than ``depth_side`` do not count: none is as wide as the image plus one.
+    _, depth = detector.detect_depth(x, thresholds=(1.001, 0.7, 0.7), depth_side=97)
+    assert depth.tolist() == [0.0, 0.0]
+    det, depth = detector.detect_depth(x, depth_side=97)
+    assert int(det.count[0]) == 1 and float(depth[0]) == 1.0  # a face found counts whatever its size
+
+
 def test_bad_input_shape(detector):
     with pytest.raises(ValueError, match="shape"):
         detector(torch.zeros(3, 64, 64))

@@ -57,6 +57,20 @@ def in_powers_of_two(net, data: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(torch.cat(parts) for parts in zip(*outs))
 
 
+def _best_per_image(score: torch.Tensor, inds: torch.Tensor, b: int, boxes: torch.Tensor, side: float) -> torch.Tensor:
+    """(B,) the highest of ``score`` (K,) among each image's windows whose ``boxes`` (K,4+) are
+    at least ``side`` px wide (0 where it has none)."""
+    score = torch.where(boxes[:, 2] - boxes[:, 0] >= side, score, torch.zeros_like(score))
+    return score.new_zeros(b).scatter_reduce_(0, inds.long(), score, reduce="amax", include_self=True)
+
+
+def _climb(depth: torch.Tensor, best: torch.Tensor, stage: int, th: float) -> torch.Tensor:
+    """``depth`` raised, for the images whose windows reached ``stage``, to that stage's share
+    plus how close its best window came to the stage's threshold ``th``."""
+    reached = best > 0
+    return torch.where(reached, (stage + (best / th).clamp(max=1.0)) / 3.0, depth)
+
+
 class FaceDetector(nn.Module):
     """MTCNN over a batch: ``forward(images)`` with images (B,3,H,W) RGB floats in [0, 1].
 
@@ -128,33 +142,60 @@ class FaceDetector(nn.Module):
         skip_below: float = 0.0,
     ) -> Detections:
         """Detect faces in images (B,3,H,W) RGB in [0, 1]; see ``scales`` for ``skip_below``."""
+        return self.detect_depth(images, min_face_size, thresholds, skip_below)[0]
+
+    @torch.inference_mode()
+    def detect_depth(
+        self,
+        images: torch.Tensor,
+        min_face_size: float | None = None,
+        thresholds: tuple[float, float, float] | None = None,
+        skip_below: float = 0.0,
+        depth_side: float = 0.0,
+    ) -> tuple[Detections, torch.Tensor]:
+        """``forward``'s detections and how far each image got through the cascade: (B,) in
+        [0, 1], 1 where a face was found, else ``(stage + best / threshold) / 3`` with ``stage``
+        the number of stages passed (0-2) and ``best`` the best probability the next stage gave
+        any window of the image at least ``depth_side`` px wide. It costs nothing beyond the
+        detection: every stage scores those windows anyway."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
         th = thresholds or self.thresholds
         imgs = images.to(self.device, torch.float32) * 255.0
         b, _, h, w = imgs.shape
-        boxes, inds = self._propose(imgs, self.scales(h, w, min_face_size, skip_below), th[0])
+        depth = imgs.new_zeros(b)
+        boxes, inds, best = self._propose(imgs, self.scales(h, w, min_face_size, skip_below), th[0], depth_side)
+        depth = _climb(depth, best, 0, th[0])
         if boxes.shape[0]:
-            boxes, inds = self._refine(imgs, boxes, inds, th[1])
+            boxes, inds, best = self._refine(imgs, boxes, inds, th[1], depth_side)
+            depth = _climb(depth, best, 1, th[1])
         if boxes.shape[0]:
-            boxes, inds, points, face_logits = self._output(imgs, boxes, inds, th[2])
+            boxes, inds, points, face_logits, best = self._output(imgs, boxes, inds, th[2], depth_side)
+            depth = _climb(depth, best, 2, th[2])
         else:
             points, face_logits = imgs.new_zeros((0, 5, 2)), imgs.new_zeros((0,))
         if boxes.shape[0] == 0:
             face_logits = imgs.new_zeros((0,))
-        return _dense(boxes, inds, points, face_logits, b, (h, w))
+        det = _dense(boxes, inds, points, face_logits, b, (h, w))
+        return det, torch.where(det.count > 0, torch.ones_like(depth), depth)
 
-    def _propose(self, imgs: torch.Tensor, scales: list[float], th: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _propose(
+        self, imgs: torch.Tensor, scales: list[float], th: float, side: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Stage 1: P-Net over the pyramid, NMS per scale and image, then per image.
 
-        ``imgs`` (B,3,H,W) in 0..255; returns squared boxes (K,5: x0, y0, x1, y1, prob) and their image index (K,).
+        ``imgs`` (B,3,H,W) in 0..255; returns squared boxes (K,5: x0, y0, x1, y1, prob), their
+        image index (K,) and each image's best probability of a window at least ``side`` px (B,).
         """
         h, w = imgs.shape[2:]
+        best = imgs.new_zeros(imgs.shape[0])
         boxes, inds, picks, offset = [], [], [], 0
         for scale in scales:
             data = resize_area(imgs, (int(h * scale + 1), int(w * scale + 1)))
             reg, logits = in_powers_of_two(self.nets()[0], (data - 127.5) * 0.0078125)
             probs = torch.softmax(logits, dim=1)
+            if 12.0 / scale >= side:
+                best = torch.maximum(best, probs[:, 1].amax(dim=(1, 2)))
             bs, ii = generate_boxes(reg, probs[:, 1], scale, th)
             boxes.append(bs)
             inds.append(ii)
@@ -180,34 +221,38 @@ class FaceDetector(nn.Module):
             ],
             dim=1,
         )
-        return rerec(boxes), inds
+        return rerec(boxes), inds, best
 
     def _refine(
-        self, imgs: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, th: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stage 2: R-Net on 24x24 crops; returns the surviving boxes, regressed and squared."""
+        self, imgs: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, th: float, side: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stage 2: R-Net on 24x24 crops; returns the surviving boxes, regressed and squared,
+        their image index and each image's best R-Net probability of a box at least ``side`` px (B,)."""
         data, keep = crops(imgs, boxes, inds, 24)
         boxes, inds = boxes[keep], inds[keep]
         reg, logits = padded(self.nets()[1], data)
         score = torch.softmax(logits, dim=1)[:, 1]
+        best = _best_per_image(score, inds, imgs.shape[0], boxes, side)
         ok = score > th
         boxes = torch.cat([boxes[ok, :4], score[ok, None]], dim=1)
         inds, reg = inds[ok], reg[ok]
         pick = batched_nms(boxes[:, :4], boxes[:, 4], inds, 0.7)
         boxes, inds, reg = boxes[pick], inds[pick], reg[pick]
-        return rerec(bbreg(boxes, reg)), inds
+        return rerec(bbreg(boxes, reg)), inds, best
 
     def _output(
-        self, imgs: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, th: float
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        self, imgs: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, th: float, side: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Stage 3: O-Net on 48x48 crops, landmarks, NMS by the smaller area.
 
-        Returns boxes (K,5), image index (K,), landmarks (K,5,2) and face log-odds (K,).
+        Returns boxes (K,5), image index (K,), landmarks (K,5,2), face log-odds (K,) and each
+        image's best O-Net probability of a box at least ``side`` px (B,).
         """
         data, keep = crops(imgs, boxes, inds, 48)
         boxes, inds = boxes[keep], inds[keep]
         reg, marks, logits = padded(self.nets()[2], data)
         score = torch.softmax(logits, dim=1)[:, 1]
+        best = _best_per_image(score, inds, imgs.shape[0], boxes, side)
         ok = score > th
         boxes = torch.cat([boxes[ok, :4], score[ok, None]], dim=1)
         inds, reg, marks = inds[ok], reg[ok], marks[ok]
@@ -219,7 +264,7 @@ class FaceDetector(nn.Module):
         points = torch.stack([px, py], dim=2)
         boxes = bbreg(boxes, reg)
         pick = nms_min(boxes[:, :4], boxes[:, 4], inds, 0.7)
-        return boxes[pick], inds[pick], points[pick], face_logits[pick]
+        return boxes[pick], inds[pick], points[pick], face_logits[pick], best
 
     @torch.inference_mode()
     def onet_logit(self, images: torch.Tensor) -> torch.Tensor:
