@@ -3,7 +3,8 @@
 Scores live on a tiered scale so that every candidate that passes the portrait rule beats
 every one that fails it, and progress stays measurable on both sides:
 
-* ``[0, 1)``  no face found: O-Net's face probability on the whole canvas, squashed;
+* ``[0, 1)``  no face found: how far towards one (for MTCNN, the mean of how far its cascade
+  got and O-Net's face probability on the whole canvas, squashed);
 * ``[1, 2)``  a face found, but not exactly one face filling ``min_box`` of the canvas;
 * ``[2, 3]``  the portrait rule met: margin (face log-odds) and the number of search sizes
   that also pass push the score towards 3.
@@ -76,17 +77,20 @@ def margin(logit: torch.Tensor) -> torch.Tensor:
 
 def detector_tier(
     det: Detections,
-    fallback_logit: torch.Tensor,
+    fallback_logit: torch.Tensor | None,
     min_box: float = 0.5,
     logit_scale: float = LOGIT_SCALE,
     shape: torch.Tensor | None = None,
     min_prob: float = 0.5,
     face_margin: float = NO_MARGIN,
+    depth: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(B,) one detector's scores on the tiered scale, for any detector's ``Detections``.
 
     ``fallback_logit`` is the detector's face log-odds where it found no face (a smooth
-    slope below detection). A candidate passes when the portrait rule holds and the best
+    slope below detection); ``depth`` in [0, 1], where given, is how far each image got
+    towards a face (``FaceDetector.detect_depth``): the slope is then the mean of the two, or
+    the depth alone without log-odds. A candidate passes when the portrait rule holds and the best
     face's probability reaches ``min_prob`` (the same bar as the final check); a face below
     that bar climbs through ``[1, 2)`` by its log-odds and by how far its box is towards the
     rule's size and frame (``coverage``). Passing candidates get ``2 + margin``
@@ -95,7 +99,13 @@ def detector_tier(
     """
     bar = math.log(min_prob / (1.0 - min_prob)) if 0.0 < min_prob < 1.0 else 0.0
     passes = portrait_rule(det, min_box, face_margin) & (det.best_logit >= bar)
-    fallback = torch.sigmoid(fallback_logit / 4.0) * 0.999
+    if depth is None:
+        fallback = torch.sigmoid(fallback_logit / 4.0)
+    elif fallback_logit is None:
+        fallback = depth.clamp(0.0, 1.0)
+    else:  # both: the whole image's look and how far the detector's own windows got
+        fallback = (torch.sigmoid(fallback_logit / 4.0) + depth.clamp(0.0, 1.0)) / 2
+    fallback = fallback * 0.999
     strength = (det.best_logit / bar).clamp(0.0, 1.0) if bar > 0 else det.best_prob
     found = FACE_TIER + 0.999 * strength * coverage(det, min_box, face_margin) / det.count.clamp(min=1).float()
     m = ((det.best_logit - bar) / logit_scale).clamp(0.0, 1.0)
@@ -106,22 +116,25 @@ def detector_tier(
 
 def tiered_score(
     det: Detections,
-    canvas_logit: torch.Tensor,
+    canvas_logit: torch.Tensor | None,
     min_box: float = 0.5,
     landmark_weight: float = 0.0,
     min_prob: float = 0.5,
     face_margin: float = NO_MARGIN,
+    depth: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(B,) MTCNN's scores on the tiered scale for one image size.
 
-    ``canvas_logit`` is O-Net's log-odds on the whole canvas (``FaceDetector.onet_logit``).
+    Below a face: ``canvas_logit``, O-Net's log-odds on the whole canvas
+    (``FaceDetector.onet_logit``), and ``depth``, how far the cascade got
+    (``FaceDetector.detect_depth``), as ``detector_tier`` combines them.
     Candidates that pass (the face at least ``min_prob`` likely) get ``2 + margin`` of the best
     face's log-odds, scaled down by implausible landmarks when ``landmark_weight`` > 0.
     """
     shape = None
     if landmark_weight > 0:
         shape = (1 - landmark_weight) + landmark_weight * landmark_plausibility(det)
-    return detector_tier(det, canvas_logit, min_box, LOGIT_SCALE, shape, min_prob, face_margin)
+    return detector_tier(det, canvas_logit, min_box, LOGIT_SCALE, shape, min_prob, face_margin, depth)
 
 
 def prior_tier(corr: torch.Tensor, gate: float) -> torch.Tensor:

@@ -73,6 +73,22 @@ def test_passing_always_beats_failing(seed):
     assert s[found].min() > s[det.count == 0].max()
 
 
+def test_cascade_depth_is_part_of_the_slope_below_a_face():
+    """Where MTCNN found no face, the cascade's depth orders the scores (alone, or averaged with
+    O-Net's squashed whole-canvas log-odds), all below the face tier; a found face is unaffected."""
+    det = make_det([(3, BIG, 0.995, 6.0)], b=4)
+    depth = torch.tensor([0.2, 0.5, 0.9, 0.1])
+    alone = fitness.tiered_score(det, None, depth=depth)
+    assert alone[0] < alone[1] < alone[2] < fitness.FACE_TIER <= alone[3]
+    torch.testing.assert_close(alone[:3], depth[:3] * 0.999)
+    logit = torch.tensor([8.0, 0.0, -4.0, 0.0])
+    both = fitness.tiered_score(det, logit, depth=depth)
+    torch.testing.assert_close(both[:3], (depth[:3] + torch.sigmoid(logit[:3] / 4)) / 2 * 0.999)
+    same = fitness.tiered_score(det, torch.full((4,), 3.0), depth=depth)
+    assert same[0] < same[1] < same[2] < fitness.FACE_TIER  # at equal log-odds the depth orders them
+    assert alone[3] == both[3] == fitness.tiered_score(det, torch.zeros(4))[3]
+
+
 def test_score_keeps_climbing_after_the_probability_saturates():
     det = make_det([(0, BIG, 1.0, 17.0), (1, BIG, 1.0, 19.0)])
     s = fitness.tiered_score(det, torch.zeros(2))
