@@ -8,7 +8,7 @@ from polyface.detect import FaceDetector
 from polyface.genome import random_genome
 from polyface.render.cairo import render_batch
 from polyface.search.augment import AugmentSettings, augment
-from polyface.search.problem import PortraitProblem
+from polyface.search.problem import DEPTH_SIDE, PortraitProblem
 
 
 def _images(n=5, size=64):
@@ -52,7 +52,10 @@ def test_score_is_the_mean_over_copies_on_a_fixed_batch():
     got = problem.score_batch(genomes, seed=11)
 
     images = augment(render_batch(genomes, 64, antialias=False), s, torch.Generator().manual_seed(11))
-    d = det(images, thresholds=problem.thresholds, skip_below=0.5 * problem.min_box * 64)
+    d, depth = det.detect_depth(
+        images, thresholds=problem.thresholds, skip_below=0.5 * problem.min_box * 64,
+        depth_side=DEPTH_SIDE * problem.min_box * 64,
+    )
     logit = torch.where(d.count == 0, det.onet_logit(images), torch.zeros(len(images)))
-    each = fitness.tiered_score(d, logit, problem.min_box, 0.5).view(3, 6)
+    each = fitness.tiered_score(d, logit, problem.min_box, 0.5, depth=depth).view(3, 6)
     np.testing.assert_allclose(got.scores, each.mean(0).double().numpy(), atol=1e-6)

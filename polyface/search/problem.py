@@ -26,6 +26,8 @@ from polyface.search.types import Evaluation, Verdict
 # Evaluation and Verdict moved to search.types, Renderer to render.batch.
 __all__ = ["Evaluation", "PortraitProblem", "Renderer", "Verdict"]
 
+DEPTH_SIDE = 0.75  # share of the portrait's least face size a window needs for MTCNN's depth to count it
+
 
 class PortraitProblem(FinalCheck):
     """Scores genomes by the portrait rule at the working size and then at the search sizes
@@ -132,15 +134,24 @@ class PortraitProblem(FinalCheck):
         return scores, passes, probs, boxes / images.shape[-1], found
 
     def _members(self, images: torch.Tensor, t: Timings) -> tuple:
-        """The networks' and the prior's raw signals on ``images``: MTCNN's detections, O-Net's
-        whole-canvas log-odds (where MTCNN found no face), BlazeFace's detections and top logit,
-        and the prior's correlation (None for a member the problem lacks)."""
+        """The networks' and the prior's raw signals on ``images``: MTCNN's detections, how far its
+        cascade got and O-Net's whole-canvas log-odds (both only where it found no face),
+        BlazeFace's detections and top logit, and the prior's correlation (None for a member the
+        problem lacks)."""
         size = images.shape[-1]
         # The acceptance pyramid, less the fine levels that only see faces far too small to count:
         # a different pyramid would align differently with the face and not transfer across sizes.
         with t.section("mtcnn"):
-            det = self.detector(images, thresholds=self.thresholds, skip_below=0.5 * self.min_box * size)
-            # The whole-canvas O-Net signal only matters where the cascade found no face at all.
+            # Below a face, the search climbs both how far the cascade got (R-Net turns most
+            # candidates down there, while O-Net already likes the whole canvas) and O-Net's
+            # whole-canvas log-odds, which keeps the face the size of the canvas; the depth counts
+            # only windows near the portrait's size, since small faces grow slowly into one.
+            det, depth = self.detector.detect_depth(
+                images,
+                thresholds=self.thresholds,
+                skip_below=0.5 * self.min_box * size,
+                depth_side=DEPTH_SIDE * self.min_box * size,
+            )
             logit = torch.zeros(images.shape[0], device=images.device)
             none = det.count == 0
             if bool(none.any()):
@@ -152,7 +163,7 @@ class PortraitProblem(FinalCheck):
         if self.prior is not None:
             with t.section("prior"):
                 corr = self.prior(images, det.best_box)
-        return det, logit, bdet, blogit, corr
+        return det, depth, logit, bdet, blogit, corr
 
     def member_tiers(self, images: torch.Tensor) -> tuple[Detections, dict[str, torch.Tensor]]:
         """MTCNN's detections and the tiered score of each network and of the prior on
@@ -163,12 +174,14 @@ class PortraitProblem(FinalCheck):
         parts = self.lanes.map(
             lambda x, lane: self._members(x, OFF if lane else t), images, t.section("lanes: waiting for the other thread")
         )
-        det, logit, bdet, blogit, corr = (
+        det, depth, logit, bdet, blogit, corr = (
             None if p[0] is None else (concat_detections(p) if isinstance(p[0], Detections) else torch.cat(p))
             for p in zip(*parts)
         )
         tiers = {
-            "mtcnn": fitness.tiered_score(det, logit, self.min_box, self.landmark_weight, self.target, self.search_margin)
+            "mtcnn": fitness.tiered_score(
+                det, logit, self.min_box, self.landmark_weight, self.target, self.search_margin, depth
+            )
         }
         if bdet is not None:
             tiers["blazeface"] = fitness.detector_tier(
