@@ -10,8 +10,9 @@ the rule, 2 and above a pass): MTCNN, BlazeFace and the mean-face prior as the s
 them, the Haar cascade as it gates. A genome is held back at the first size where a member
 fails (smallest first, as the search scores them), by the members that fail there (the search
 asks the Haar cascade only once the others pass); "none" where every member passes every size.
-Where MTCNN fails, the first reason that holds: no face, several faces, a box under the
-rule's size, a box the frame crops, or a face below the target probability. Prints, for each
+Where MTCNN fails, the first reason that holds: no face (split by the stage of its cascade
+that turned every window down: P-Net, R-Net or O-Net), several faces, a box under the rule's
+size, a box the frame crops, or a face below the target probability. Prints, for each
 run and for all of them, the share of genomes held back at each size, by each member and by
 MTCNN for each reason, and writes benchmarks/results/<--name>.json.
 """
@@ -35,15 +36,20 @@ from polyface.run import build  # noqa: E402
 from polyface.runio import readers  # noqa: E402
 
 
-MTCNN_WHY = ("no face", "several", "small", "cropped", "unsure")
+MTCNN_WHY = ("no face: P-Net", "no face: R-Net", "no face: O-Net", "several", "small", "cropped", "unsure")
+STAGES = ("P-Net", "R-Net", "O-Net")
 
 
-def mtcnn_why(problem, det) -> str:
-    """Why MTCNN's best face fails the search's rule: the first of ``MTCNN_WHY`` that holds."""
+def mtcnn_why(problem, images) -> str:
+    """Why MTCNN's best face in ``images`` (one image) fails the search's rule: the first of
+    ``MTCNN_WHY`` that holds."""
+    det, depth = problem.detector.detect_depth(
+        images, thresholds=problem.thresholds, skip_below=0.5 * problem.min_box * images.shape[-1]
+    )
     h, w = det.size
     box = det.best_box[0]
     if int(det.count[0]) == 0:
-        return "no face"
+        return f"no face: {STAGES[min(2, int(float(depth[0]) * 3))]}"
     if int(det.count[0]) > 1:
         return "several"
     if float(box[2] - box[0]) < problem.min_box * w or float(box[3] - box[1]) < problem.min_box * h:
@@ -59,13 +65,13 @@ def holdback(problem, genome) -> tuple[int | None, list[str]]:
     for size in problem.sizes:
         images = problem.render([genome], size)
         with torch.inference_mode():
-            det, tiers = problem.member_tiers(images)
+            _, tiers = problem.member_tiers(images)
         scores = {name: float(t[0]) for name, t in tiers.items()}
         if problem.haar is not None:
             scores["haar"] = float(problem.haar_tiers(images)[0])
         failing = [name for name, score in scores.items() if score < fitness.PASS_TIER]
         if failing:
-            return size, failing + ([mtcnn_why(problem, det)] if "mtcnn" in failing else [])
+            return size, failing + ([mtcnn_why(problem, images)] if "mtcnn" in failing else [])
     return None, []
 
 
