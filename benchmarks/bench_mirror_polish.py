@@ -41,9 +41,11 @@ ARMS = ("mirrored", "free")
 
 
 def unmirrored(g: Genome | None) -> Genome | None:
-    """The same picture with every mirror image an explicit polygon of its own."""
+    """The same picture with every mirror image an explicit polygon of its own (no palettes)."""
     if g is None or not g.symmetric:
         return g
+    if g.palette is not None:
+        raise ValueError("bench_mirror_polish takes genomes without a palette (the default's)")
     verts, cols = g.drawn()
     return Genome(verts.copy(), cols.copy(), g.background.copy(), g.mode, False)
 
