@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from bench_transfer import VIEWS, judge_run, verified_runs  # noqa: E402
 from common import machine, table, write_json  # noqa: E402
 from judges import make_judges  # noqa: E402
 
+from polyface.atomic import write_text  # noqa: E402
 from polyface.config import Config, apply  # noqa: E402
 from polyface.genome import Genome  # noqa: E402
 from polyface.render.cairo import save  # noqa: E402
@@ -93,7 +93,8 @@ def sheet(runs: Path, out: Path, tile: int = 128) -> Path:
     for r, seed in enumerate(seeds):
         for c, path in enumerate([runs / seed / "best.png"] + [runs / a / seed / "best.png" for a in ARMS]):
             with Image.open(path) as im:
-                img.paste(im.convert("RGB").resize((tile, tile), Image.LANCZOS), (pad + c * (tile + pad), head + pad + r * (tile + pad)))
+                small = im.convert("RGB").resize((tile, tile), Image.LANCZOS)
+            img.paste(small, (pad + c * (tile + pad), head + pad + r * (tile + pad)))
         draw.text((pad + 2, head + pad + r * (tile + pad) + 2), f"seed {seed}", fill="white")
     img.save(out)
     return out
@@ -118,7 +119,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         genome, row = polish(run, args.arm, args.polish)
         save(genome, out / "best.png", 512)
-        (out / "genome.json").write_text(genome.to_json())
+        write_text(out / "genome.json", genome.to_json())
         verdict = judge_run(out, judges)
         row = {"seed": run.name, **row}
         for view in VIEWS:
