@@ -24,7 +24,7 @@ class CentreProblem:
         self.target = target
         self.calls = 0
 
-    def evaluate(self, genomes):
+    def evaluate(self, genomes, top_k=None):
         self.calls += 1
         scores = np.array([2.9 - np.abs(g.vertices.mean(1) - 0.5).sum(1).mean() if g.n_polygons else 0.0 for g in genomes])
         n = len(genomes)
@@ -374,11 +374,11 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, mo
         real = PortraitProblem.evaluate
         calls = {"n": 0}
 
-        def flaky(self, genomes):
+        def flaky(self, genomes, top_k=None):
             calls["n"] += 1
             if calls["n"] == 10:
                 raise KeyboardInterrupt
-            return real(self, genomes)
+            return real(self, genomes, top_k)
 
         monkeypatch.setattr(PortraitProblem, "evaluate", flaky)
         first = evolve(cfg, out=tmp_path / "cut", checkpoint_every=0)

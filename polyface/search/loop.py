@@ -32,7 +32,7 @@ class Progress:
     generation: int
     evaluations: int
     best: float
-    mean: float
+    mean: float  # the batch's mean score (candidates ruled out of its best counted at an upper bound)
     elapsed_s: float
     portrait: bool
     best_prob: float  # face probability of this generation's best candidate
@@ -133,6 +133,19 @@ def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes
         st.best, st.best_score = strategy.best
 
 
+def contenders(strategy, st: LoopState, genomes: list[Genome], full_pass: float) -> int | None:
+    """How many of the batch's best need exact scores: those the strategy keeps (``selects``),
+    and one more for each rejected genome in the batch, whose penalty may drop it below the
+    next. None (all of them) for a strategy that reads every score, and until the best passes
+    every search size: before that, most candidates that pass the working size fail a larger
+    one, all of them are scored there anyway, and seeking the best first only splits the work
+    into more network calls (``benchmarks/bench_lazy.py``)."""
+    k = getattr(strategy, "selects", None)
+    if k is None or st.best_score < full_pass:
+        return None
+    return k + (sum(g in st.rejects for g in genomes) if len(st.rejects) else 0)
+
+
 def step(
     strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[int, ...], gate: InterruptGate | None = None
 ) -> tuple[list[Genome], Evaluation, bool]:
@@ -145,7 +158,8 @@ def step(
     mark = (strategy.state_dict(), problem.state_dict(), dataclasses.replace(st, rejects=st.rejects.copy()))
     try:
         genomes = strategy.ask()
-        ev = problem.evaluate(genomes)
+        full_pass = full_pass_score(len(problem.sizes))
+        ev = problem.evaluate(genomes, top_k=contenders(strategy, st, genomes, full_pass))
         ev.scores = st.rejects.apply(genomes, ev.scores)
         strategy.tell(genomes, ev.scores, ev.boxes)
         st.evaluations += len(genomes)
@@ -157,7 +171,7 @@ def step(
                 st.peak, st.last_improve = s, st.generation
             st.best, st.best_score = g, s
         # Every generation: a rejected best may have handed the lead to a genome not checked yet.
-        maybe_verify(strategy, st, problem, verify_sizes, full_pass_score(len(problem.sizes)))
+        maybe_verify(strategy, st, problem, verify_sizes, full_pass)
         if gate is not None:
             gate.held = True
     except BaseException:

@@ -17,6 +17,7 @@ from polyface.detect.types import concat_detections
 from polyface.genome import Genome
 from polyface.prior import FacePrior
 from polyface.render.batch import Renderer, make_renderer
+from polyface.search import bounds
 from polyface.search.augment import AugmentSettings, augment
 from polyface.search.final_check import FinalCheck
 from polyface.search.lanes import Lanes
@@ -110,28 +111,27 @@ class PortraitProblem(FinalCheck):
         """True when scores carry random draws (robust scoring), so elites must be re-scored."""
         return self.augment is not None
 
-    def _score_at(self, genomes: list[Genome], size: int, seed: int | None) -> tuple[torch.Tensor, ...]:
+    def _networks_at(self, genomes: list[Genome], size: int, seed: int | None) -> tuple[torch.Tensor, Detections, torch.Tensor]:
+        """Render ``genomes`` at ``size``, make robust scoring's copies (copy k of genome b at
+        ``k * len(genomes) + b``) and score them with the networks: the images, MTCNN's
+        detections and each image's consensus of the networks, before the Haar gate."""
         t = self.timings
         with t.section("render"):
             images = self.render(genomes, size)
-        copies = 1
         if self.augment is not None:
             with t.section("augment"):
-                gen = torch.Generator().manual_seed(seed)
-                images = augment(images, self.augment, gen)
-            copies = self.augment.copies
-        with t.section("fitness (combine)"):
-            det, scores = self._ensemble(images)
-        passes = scores >= fitness.PASS_TIER
-        b = len(genomes)
-        if copies > 1:
-            scores = scores.view(copies, b).mean(0)
-            passes = passes.view(copies, b).float().mean(0) >= 0.5
-            probs, boxes = det.best_prob.view(copies, b)[0], det.best_box.view(copies, b, 4)[0]
-            found = det.count.view(copies, b)[0] > 0
-        else:
-            probs, boxes, found = det.best_prob, det.best_box, det.count > 0
-        return scores, passes, probs, boxes / images.shape[-1], found
+                images = augment(images, self.augment, torch.Generator().manual_seed(seed))
+        det, tiers = self.member_tiers(images)
+        return images, det, fitness.ensemble_score(list(tiers.values()))
+
+    def _gate(self, images: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+        """The consensus after the Haar cascade (a yes/no detector on the CPU), which judges only
+        the images every other member already accepts: its no holds them back, its yes adds nothing."""
+        post = pre.clone()
+        ok = (pre >= fitness.PASS_TIER).nonzero().flatten()
+        if self.haar is not None and ok.numel():
+            post[ok] = torch.minimum(pre[ok], self.haar_tiers(images[ok]).to(pre.device))
+        return post
 
     def _members(self, images: torch.Tensor, t: Timings) -> tuple:
         """The networks' and the prior's raw signals on ``images``: MTCNN's detections, how far its
@@ -194,21 +194,6 @@ class PortraitProblem(FinalCheck):
             tiers["prior"] = torch.where(det.count > 0, pt, torch.full_like(pt, 3.0))
         return det, tiers
 
-    def _ensemble(self, images: torch.Tensor) -> tuple[Detections, torch.Tensor]:
-        """MTCNN's detections and every candidate's consensus score over the ensemble.
-
-        Cheap signals first: MTCNN and BlazeFace score every image (split between the lanes);
-        the face-layout prior reads MTCNN's box; the Haar cascade (a yes/no detector on the CPU)
-        judges only the images that every other member already accepts.
-        """
-        det, tiers = self.member_tiers(images)
-        scores = fitness.ensemble_score(list(tiers.values()))
-        if self.haar is not None:
-            ok = (scores >= fitness.PASS_TIER).nonzero().flatten()
-            if ok.numel():  # a gate: its no holds back, its yes adds nothing
-                scores[ok] = torch.minimum(scores[ok], self.haar_tiers(images[ok]).to(scores.device))
-        return det, scores
-
     def haar_tiers(self, images: torch.Tensor) -> torch.Tensor:
         """The Haar cascade's tiered score of each image (split between the lanes): 3 where it
         finds the face, its graded depth in [1, 2) where not."""
@@ -224,8 +209,13 @@ class PortraitProblem(FinalCheck):
             self._haar_lanes.append(HaarDepth(self.min_box, shared=False))
         return self._haar_lanes
 
-    def evaluate(self, genomes: list[Genome]) -> Evaluation:
-        """Score a batch: the first size for all, each further size only for those passing so far.
+    def evaluate(self, genomes: list[Genome], top_k: int | None = None) -> Evaluation:
+        """Score a batch: the first size for all, each further size only for those passing so far;
+        with ``top_k``, exactly only as far as it takes to find the batch's ``top_k`` best.
+
+        A candidate shown not to be among them keeps an upper bound of its score, below every
+        score of theirs (``Evaluation.exact`` is False there; ``search.bounds``). Scored by the
+        worker processes, every score is exact.
 
         With worker processes the batch is split between them, after the first
         ``local_batches`` batches, scored here while the workers start (a fixed count, so that
@@ -243,7 +233,7 @@ class PortraitProblem(FinalCheck):
             ev = self.pool.score(genomes, seed)
             merge_workers(self.timings, self.timings.clock() - t0, self.pool.reports)
             return ev
-        return self.score_batch(genomes, seed)
+        return self.score_batch(genomes, seed, top_k)
 
     def use_pool(self, pool, local_batches: int = 0) -> None:
         """Score large batches in ``pool`` (a ``polyface.search.workers.WorkerPool`` built from
@@ -257,28 +247,41 @@ class PortraitProblem(FinalCheck):
             self.pool.close()
             self.pool = None
 
-    def score_batch(self, genomes: list[Genome], seed: int | None) -> Evaluation:
-        """Score genomes under the random draws of ``seed`` (None without robust scoring)."""
+    def score_batch(self, genomes: list[Genome], seed: int | None, top_k: int | None = None) -> Evaluation:
+        """Score genomes under the random draws of ``seed`` (None without robust scoring), exactly
+        or, with ``top_k``, exactly for the ``top_k`` best (``evaluate``)."""
         with self.timings.section("fitness (combine)"):
-            return self._score_batch(genomes, seed)
+            return self._score_batch(genomes, seed, top_k)
 
-    def _score_batch(self, genomes: list[Genome], seed: int | None) -> Evaluation:
-        scores0, passes0, probs, boxes, found = self._score_at(genomes, self.sizes[0], seed)
-        per_size = [scores0]
-        alive = passes0.clone()
-        for size in self.sizes[1:]:
-            idx = alive.nonzero().flatten().tolist()
-            col = torch.full_like(scores0, float("nan"))
-            if idx:
-                s, p, *_ = self._score_at([genomes[i] for i in idx], size, seed)
-                col[idx] = s
-                alive[idx] = p
-            per_size.append(col)
-        scores = fitness.combine_sizes(per_size)
+    def _score_batch(self, genomes: list[Genome], seed: int | None, top_k: int | None = None) -> Evaluation:
+        copies, b, n_sizes = (self.augment.copies if self.augment else 1), len(genomes), len(self.sizes)
+        pre = torch.full((n_sizes, copies, b), float("nan"))
+        post = pre.clone()
+        images: list[torch.Tensor | None] = [None] * n_sizes
+        det = None
+        for s, gated, idx in bounds.stages(pre, post, top_k):
+            size, rows = self.sizes[s], idx.tolist()
+            if gated:  # the networks ran here: the Haar gate is what is left
+                post[s][:, idx] = self._gate(images[s][:, idx].flatten(0, 1), pre[s][:, idx].flatten()).view(copies, -1)
+                continue
+            shot, found, p = self._networks_at([genomes[i] for i in rows], size, seed)
+            if images[s] is None:
+                images[s] = shot.new_empty((copies, b, *shot.shape[1:]))
+            images[s][:, idx] = shot.view(copies, len(rows), *shot.shape[1:])
+            pre[s][:, idx] = p.cpu().view(copies, -1)
+            # Below the pass tier the gate is not asked: those copies' scores are final now.
+            post[s][:, idx] = torch.where(pre[s][:, idx] < fitness.PASS_TIER, pre[s][:, idx], float("nan"))
+            if self.haar is None:
+                post[s][:, idx] = pre[s][:, idx]
+            if s == 0:  # the first stage: every candidate at the working size
+                det = found
+        found = det.count.view(copies, b)[0] > 0
+        boxes = det.best_box.view(copies, b, 4)[0] / self.sizes[0]
         boxes = torch.where(found[:, None], boxes, torch.full_like(boxes, float("nan")))
         return Evaluation(
-            scores=scores.double().cpu().numpy(),
-            passes=passes0.cpu().numpy(),
-            probs=probs.cpu().numpy(),
+            scores=bounds.upper(pre, post).double().numpy(),
+            passes=((post[0] >= fitness.PASS_TIER).float().mean(0) >= 0.5).numpy(),
+            probs=det.best_prob.view(copies, b)[0].cpu().numpy(),
             boxes=boxes.cpu().numpy(),
+            exact=bounds.settled(post).numpy(),
         )

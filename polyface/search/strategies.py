@@ -93,6 +93,12 @@ class PopulationStrategy:
         self._pending = children + (list(st.parents) if self.reevaluate else [])
         return self._pending
 
+    @property
+    def selects(self) -> int:
+        """Only the batch's ``elites`` best can survive (among the parents, too, when they are
+        not in the batch), so only their scores need be exact."""
+        return self.elites
+
     def tell(self, genomes: list[Genome], scores: np.ndarray, boxes: np.ndarray | None = None) -> None:
         st = self.state
         scores = np.asarray(scores, dtype=np.float64)
@@ -163,6 +169,8 @@ class HillClimbStrategy:
     anywhere) or removes one. A worse child is accepted with ``p = exp(5 * delta / T)``,
     ``T = max(0.01, 1 - best / target)``, scores normalised by ``scale``.
     """
+
+    selects = None  # one child a generation, and annealing reads its exact score
 
     def __init__(
         self,

@@ -18,12 +18,16 @@ from polyface.genome import Genome
 @dataclass
 class Evaluation:
     """Scores of one batch: ``scores`` (B,), ``passes`` (B,) at the working size,
-    ``probs`` (B,) best face probability, ``boxes`` (B,4) best face box in canvas units (NaN: none)."""
+    ``probs`` (B,) best face probability, ``boxes`` (B,4) best face box in canvas units (NaN: none).
+
+    ``exact`` (B,) is False where a score is only an upper bound: the problem was asked for the
+    batch's best few and showed that this candidate is not among them (None: all exact)."""
 
     scores: np.ndarray
     passes: np.ndarray
     probs: np.ndarray
     boxes: np.ndarray
+    exact: np.ndarray | None = None
 
 
 @dataclass
@@ -55,8 +59,10 @@ class Problem(Protocol):
         """True when scores carry random draws, so a strategy must re-score its elites."""
         ...
 
-    def evaluate(self, genomes: list[Genome]) -> Evaluation:
-        """One score per genome (higher is better), with the best face's probability and box."""
+    def evaluate(self, genomes: list[Genome], top_k: int | None = None) -> Evaluation:
+        """One score per genome (higher is better), with the best face's probability and box.
+        With ``top_k``, only the ``top_k`` best scores need be exact: any other may be an upper
+        bound that stays below them (``Evaluation.exact``)."""
         ...
 
     def verify(self, genome: Genome, sizes: tuple[int, ...], stop_early: bool = True) -> Verdict:
@@ -76,6 +82,12 @@ class Strategy(Protocol):
 
     def ask(self) -> list[Genome]:
         """The genomes to score this generation."""
+        ...
+
+    @property
+    def selects(self) -> int | None:
+        """How many of a batch's best decide what ``tell`` keeps (the rest only need to rank
+        below them), or None when every score counts."""
         ...
 
     def tell(self, genomes: list[Genome], scores: np.ndarray, boxes: np.ndarray | None = None) -> None:
