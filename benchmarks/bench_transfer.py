@@ -1,7 +1,7 @@
 """Do portraits transfer? The share of final portraits that detectors the run never used accept.
 
     python benchmarks/bench_transfer.py [--seeds 10] [--seed-start 1] [--time-limit 60]
-        [--presets fool,benchmarks/presets/default-v1.toml,default] [--judge-only]
+        [--presets fool,benchmarks/presets/default-v1.toml,default] [--judge-only] [--score-all]
 
 For each preset and seed, evolves a portrait verified at every size 64..1024 px (written under
 benchmarks/results/transfer/<preset>/<seed>), then asks each independent judge (judges.py: the
@@ -13,7 +13,9 @@ accepted in a view when every independent judge accepts it at every size; each j
 tabled too, and the runs whose verified portrait the MMOD CNN sees edge to edge (the closest
 judge to the eye). Times are to the first verified portrait ("seconds"); a polishing run goes
 on after it ("run s"). The dlib judges need ``pip install 'polyface[judges]'``. Prints tables,
-writes benchmarks/results/bench_transfer.json and a contact sheet per preset.
+writes benchmarks/results/bench_transfer.json and a contact sheet per preset. ``--score-all``
+scores every candidate exactly, as runs did before round sixteen (polishing now scores only a
+generation's best exactly: the same runs, faster), in folders named <preset>-score-all.
 """
 
 from __future__ import annotations
@@ -85,14 +87,19 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--presets", default="fool,benchmarks/presets/default-v1.toml,default")
     ap.add_argument("--judge-only", action="store_true", help="judge the run folders already written")
+    ap.add_argument("--score-all", action="store_true", help="every candidate scored exactly (before round sixteen)")
     ap.add_argument("--name", default="bench_transfer", help="name of the JSON file under benchmarks/results/")
     args = ap.parse_args()
+    if args.score_all:
+        import polyface.search.loop as loop
+
+        loop.contenders = lambda *_: None
     rows = []
     for preset in args.presets.split(","):
         cfg0 = load_preset(preset)
         names = independent(cfg0)
         judges = make_judges(names)
-        folder = RESULTS / "transfer" / label(preset)
+        folder = RESULTS / "transfer" / (label(preset) + ("-score-all" if args.score_all else ""))
         for seed in range(args.seed_start, args.seed_start + args.seeds):
             out = folder / str(seed)
             if not args.judge_only:
