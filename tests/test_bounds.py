@@ -21,9 +21,9 @@ from polyface.genome_json import from_dict
 from polyface.preset import load_preset
 from polyface.run import build, mutation_settings
 from polyface.search import bounds
-from polyface.search.loop import contenders
-from polyface.search.loop_state import LoopState
+from polyface.search.bounds import contenders
 from polyface.search.mutate import mutate
+from polyface.search.rejects import Rejects
 
 DATA = Path(__file__).parent / "data"
 NAN = float("nan")
@@ -144,11 +144,10 @@ def test_the_loop_seeks_the_best_first_only_while_polishing(polishing):
         selects = 4
 
     full = fitness.full_pass_score(3)
-    st_ = LoopState(best_score=full)
-    assert contenders(Keeps4(), st_, batch, full) == 4
-    st_.rejects.add(batch[0])
-    st_.rejects.add(batch[5])
-    assert contenders(Keeps4(), st_, batch, full) == 6
-    assert contenders(object(), st_, batch, full) is None  # a strategy that reads every score
-    st_.best_score = full - 0.01  # still searching: every score exact
-    assert contenders(Keeps4(), st_, batch, full) is None
+    rejects = Rejects()
+    assert contenders(Keeps4(), full, rejects, batch, full) == 4
+    rejects.add(batch[0])
+    rejects.add(batch[5])
+    assert contenders(Keeps4(), full, rejects, batch, full) == 6
+    assert contenders(object(), full, rejects, batch, full) is None  # a strategy that reads every score
+    assert contenders(Keeps4(), full - 0.01, rejects, batch, full) is None  # still searching: every score exact

@@ -56,6 +56,19 @@ def next_stage(pre: torch.Tensor, post: torch.Tensor) -> tuple[torch.Tensor, tor
     return size, _known(pre)[size, cols]
 
 
+def contenders(strategy, best_score: float, rejects, genomes: list, full_pass: float) -> int | None:
+    """How many of the batch's best need exact scores: those the strategy keeps (``selects``),
+    and one more for each genome of the batch in ``rejects``, whose penalty may drop it below
+    the next. None (all of them) for a strategy that reads every score, and while the best
+    scores under ``full_pass`` (some search size still fails): there, most candidates that pass
+    the working size fail a larger one, all of them are scored there anyway, and seeking the
+    best first only splits the work into more network calls (``benchmarks/bench_lazy.py``)."""
+    k = getattr(strategy, "selects", None)
+    if k is None or best_score < full_pass:
+        return None
+    return k + (sum(g in rejects for g in genomes) if len(rejects) else 0)
+
+
 def stages(pre: torch.Tensor, post: torch.Tensor, top_k: int | None = None) -> Iterator[tuple[int, bool, torch.Tensor]]:
     """The stages that score a batch, as ``(size, gated, idx)``: run the networks at ``size`` on
     the candidates ``idx`` (``gated`` False) or the Haar gate on them (True), then fill in

@@ -17,6 +17,7 @@ import numpy as np
 
 from polyface.fitness import full_pass_score
 from polyface.genome import Genome
+from polyface.search.bounds import contenders
 from polyface.search.contrast import stretch_portrait
 from polyface.search.loop_state import LoopState
 from polyface.search.problem import Evaluation, PortraitProblem, Verdict
@@ -133,19 +134,6 @@ def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes
         st.best, st.best_score = strategy.best
 
 
-def contenders(strategy, st: LoopState, genomes: list[Genome], full_pass: float) -> int | None:
-    """How many of the batch's best need exact scores: those the strategy keeps (``selects``),
-    and one more for each rejected genome in the batch, whose penalty may drop it below the
-    next. None (all of them) for a strategy that reads every score, and until the best passes
-    every search size: before that, most candidates that pass the working size fail a larger
-    one, all of them are scored there anyway, and seeking the best first only splits the work
-    into more network calls (``benchmarks/bench_lazy.py``)."""
-    k = getattr(strategy, "selects", None)
-    if k is None or st.best_score < full_pass:
-        return None
-    return k + (sum(g in st.rejects for g in genomes) if len(st.rejects) else 0)
-
-
 def step(
     strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[int, ...], gate: InterruptGate | None = None
 ) -> tuple[list[Genome], Evaluation, bool]:
@@ -159,7 +147,7 @@ def step(
     try:
         genomes = strategy.ask()
         full_pass = full_pass_score(len(problem.sizes))
-        ev = problem.evaluate(genomes, top_k=contenders(strategy, st, genomes, full_pass))
+        ev = problem.evaluate(genomes, top_k=contenders(strategy, st.best_score, st.rejects, genomes, full_pass))
         ev.scores = st.rejects.apply(genomes, ev.scores)
         strategy.tell(genomes, ev.scores, ev.boxes)
         st.evaluations += len(genomes)

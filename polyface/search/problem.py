@@ -268,11 +268,9 @@ class PortraitProblem(FinalCheck):
             if images[s] is None:
                 images[s] = shot.new_empty((copies, b, *shot.shape[1:]))
             images[s][:, idx] = shot.view(copies, len(rows), *shot.shape[1:])
-            pre[s][:, idx] = p.cpu().view(copies, -1)
+            p = pre[s][:, idx] = p.cpu().view(copies, -1)
             # Below the pass tier the gate is not asked: those copies' scores are final now.
-            post[s][:, idx] = torch.where(pre[s][:, idx] < fitness.PASS_TIER, pre[s][:, idx], float("nan"))
-            if self.haar is None:
-                post[s][:, idx] = pre[s][:, idx]
+            post[s][:, idx] = p if self.haar is None else torch.where(p < fitness.PASS_TIER, p, float("nan"))
             if s == 0:  # the first stage: every candidate at the working size
                 det = found
         found = det.count.view(copies, b)[0] > 0
