@@ -264,15 +264,17 @@ class PortraitProblem(FinalCheck):
             if gated:  # the networks ran here: the Haar gate is what is left
                 post[s][:, idx] = self._gate(images[s][:, idx].flatten(0, 1), pre[s][:, idx].flatten()).view(copies, -1)
                 continue
-            shot, found, p = self._networks_at([genomes[i] for i in rows], size, seed)
-            if images[s] is None:
-                images[s] = shot.new_empty((copies, b, *shot.shape[1:]))
-            images[s][:, idx] = shot.view(copies, len(rows), *shot.shape[1:])
-            p = pre[s][:, idx] = p.cpu().view(copies, -1)
-            # Below the pass tier the gate is not asked: those copies' scores are final now.
-            post[s][:, idx] = p if self.haar is None else torch.where(p < fitness.PASS_TIER, p, float("nan"))
+            shot, dets, consensus = self._networks_at([genomes[i] for i in rows], size, seed)
+            p = pre[s][:, idx] = consensus.cpu().view(copies, -1)
+            if self.haar is None:
+                post[s][:, idx] = p
+            else:  # kept for the gate; below the pass tier it is not asked: those scores are final
+                if images[s] is None:
+                    images[s] = shot.new_empty((copies, b, *shot.shape[1:]))
+                images[s][:, idx] = shot.view(copies, len(rows), *shot.shape[1:])
+                post[s][:, idx] = torch.where(p < fitness.PASS_TIER, p, float("nan"))
             if s == 0:  # the first stage: every candidate at the working size
-                det = found
+                det = dets
         found = det.count.view(copies, b)[0] > 0
         boxes = det.best_box.view(copies, b, 4)[0] / self.sizes[0]
         boxes = torch.where(found[:, None], boxes, torch.full_like(boxes, float("nan")))
