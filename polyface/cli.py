@@ -81,6 +81,7 @@ def _page_options(live_help: str | None = None):
 @click.option("--vertices", type=_field("vertices"), help="Vertices per polygon.")
 @click.option("--colour", "--color", "colour", type=_field("colour"), help="Colour mode.")
 @click.option("--symmetric/--no-symmetric", default=None, help="Mirror polygons about the vertical axis.")
+@click.option("--init", type=_field("init"), help="How shapes start: at random, greys from the mean face, or a face's layout.")
 @click.option("--oval", type=_field("oval"), help="Keep every shape inside a centred oval this share of the canvas wide (0: anywhere).")
 @click.option(
     "--palette", help="Colours to paint with: '#1e1e1e,#e0c097,...' or a name (skin, duotone, grey2012, greys)."

@@ -50,7 +50,7 @@ class Config:
     alpha_min: float = 0.15
     alpha_max: float = 0.85
     radius: float = 0.15
-    init: str = "random"
+    init: str = "random"  # random shapes, "face": their greys from the mean face, "layout": a face's parts
     oval: float = 0.0  # every shape inside a centred oval this share of the canvas wide; 0 = anywhere
     palette: tuple[str, ...] | None = None  # colours polygons pick from (polyface.palettes)
     # search
@@ -122,7 +122,7 @@ FIELDS: dict[str, Spec] = {
     "alpha_min": Spec(float, 0.0, 1.0),
     "alpha_max": Spec(float, 0.0, 1.0),
     "radius": Spec(float, 0.01, 1.0),
-    "init": Spec(str, choices=("random", "face")),
+    "init": Spec(str, choices=("random", "face", "layout")),
     "oval": Spec(float, 0.0, 1.0, help="0 (anywhere) or the width share of the oval every shape stays inside"),
     "palette": Spec(tuple, 1, 256, help="a built-in palette's name or a list of #rrggbb colours"),
     "strategy": Spec(str, choices=("population", "hillclimb")),

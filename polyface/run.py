@@ -17,6 +17,7 @@ from polyface._version import __version__
 from polyface.config import Config, apply, parse_colour, to_toml
 from polyface.detect import ort
 from polyface.detect.mtcnn import FaceDetector
+from polyface.face_layout import layout_genome
 from polyface.genome import palette_rgb, random_genome
 from polyface.placement import n_lanes, n_workers, pick_device
 from polyface.runio import readers
@@ -114,7 +115,8 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     palette = palette_rgb(list(cfg.palette)) if cfg.palette else None
 
     def initial():
-        g = random_genome(
+        start = layout_genome if cfg.init == "layout" else random_genome
+        g = start(
             init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius,
             (cfg.alpha_min, cfg.alpha_max), palette,
         )

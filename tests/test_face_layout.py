@@ -1,0 +1,105 @@
+"""A face's layout to start from (``init = "layout"``): its genomes, its structure, and what the
+real detectors of the default make of it against random starts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyface.face_layout import FEATURES, PRIORITY, layout_genome
+from polyface.genome import GenomeError, random_genome
+from polyface.preset import load_preset
+from polyface.prior import load_mean_face
+from polyface.render.cairo import render_rgb
+from polyface.run import build, mutation_settings
+from polyface.search.mutate import confined
+
+GREY = np.array([0.299, 0.587, 0.114])
+
+
+def test_same_seed_same_genome_and_each_seed_its_own():
+    a = layout_genome(np.random.default_rng(3))
+    assert a == layout_genome(np.random.default_rng(3))
+    assert a != layout_genome(np.random.default_rng(4))
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 8, 12])
+def test_mirrored_genomes_hold_the_parts_most_telling_first(n):
+    g = layout_genome(np.random.default_rng(0), n_polygons=n, n_vertices=5)
+    assert g.n_polygons == n and g.symmetric and g.n_vertices == 5
+    names = [f.name for f in FEATURES]
+    kept = sorted(PRIORITY[: min(n, len(FEATURES))], key=names.index)
+    # the parts sit after any random filler, in painting order: dark parts last
+    parts = g.colours[n - len(kept):, 0]
+    for name, grey in zip(kept, parts):
+        f = FEATURES[names.index(name)]
+        assert abs(grey - f.grey) < 0.4, (name, grey)
+    if "eye" in kept:
+        assert g.colours[n - len(kept) + kept.index("eye"), 0] < 0.35
+
+
+def test_unmirrored_genomes_hold_both_sides_alike_but_not_the_same():
+    g = layout_genome(np.random.default_rng(1), n_polygons=16, symmetric=False)
+    assert g.n_polygons == 16 and not g.symmetric
+    centres = g.vertices.mean(axis=1)
+    left, right = centres[0::2], centres[1::2]  # each part's two sides follow each other
+    np.testing.assert_allclose(left[:, 0], 1.0 - right[:, 0], atol=0.2)
+    assert not np.allclose(left[:, 0], 1.0 - right[:, 0], atol=1e-3)
+
+
+def test_palette_genomes_take_the_entry_nearest_each_part():
+    pal = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], np.float32)
+    g = layout_genome(np.random.default_rng(2), palette=pal)
+    np.testing.assert_array_equal(g.colours[:, :3], pal[g.index])
+    names = [f.name for f in FEATURES]
+    assert g.index[names.index("eye")] == 0 and g.index[names.index("brow")] == 1
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(GenomeError, match="polygons"):
+        layout_genome(np.random.default_rng(0), n_polygons=-1)
+    with pytest.raises(GenomeError, match="vertices"):
+        layout_genome(np.random.default_rng(0), n_vertices=2)
+
+
+def test_the_render_is_dark_at_the_eyes_and_mouth_and_light_on_the_brow_nose_and_cheeks():
+    names = [f.name for f in FEATURES]
+    brow_minus_eye = []
+    for seed in range(8):
+        g = layout_genome(np.random.default_rng(seed))
+        img = render_rgb(g, 64).astype(np.float64) @ GREY
+        c = (g.vertices.mean(axis=1) * 64).astype(int)  # each part's centre, where the part is drawn
+        at = {name: img[c[i, 1], c[i, 0]] for i, name in enumerate(names)}
+        assert max(at["eye"], at["mouth"]) < min(at["nose"], at["cheek"]), (seed, at)
+        brow_minus_eye.append(at["brow"] - at["eye"])
+    # the brow is lighter than the eyes below it, but a seed may slide the eye over the brow
+    assert np.mean(brow_minus_eye) > 40, brow_minus_eye
+
+
+def test_the_layout_follows_the_mean_face():
+    """The parts' greys agree with the shipped mean face under their centres (its crop is a
+    face box, which the layout's face fills from the brow down)."""
+    mean = load_mean_face()
+    n = mean.shape[0]
+    names = [f.name for f in FEATURES]
+    tone = {}
+    for name in ("eye", "brow", "nose", "mouth", "cheek"):
+        f = FEATURES[names.index(name)]
+        u = ((f.x - 0.15) / 0.7, (f.y - 0.22) / 0.7)  # the face box the layout's face fills
+        tone[name] = mean[int(u[1] * n), int(u[0] * n)]
+    assert tone["eye"] < min(tone["brow"], tone["nose"], tone["cheek"])
+    assert tone["mouth"] < min(tone["nose"], tone["cheek"])
+
+
+def test_real_detectors_score_layout_starts_above_random_ones():
+    cfg = load_preset("default").replace(seed=1, threads=1)
+    problem, _ = build(cfg)
+    ms = mutation_settings(cfg)
+    rng = np.random.default_rng(5)
+    alpha = (cfg.alpha_min, cfg.alpha_max)
+    bg = (0.118,) * 3
+    lay = [confined(layout_genome(rng, 8, 5, "grey", bg, True, cfg.radius, alpha), ms) for _ in range(16)]
+    rnd = [confined(random_genome(rng, 8, 5, "grey", bg, True, cfg.radius, alpha), ms) for _ in range(16)]
+    s_lay, s_rnd = problem.evaluate(lay).scores, problem.evaluate(rnd).scores
+    assert np.median(s_lay) > np.median(s_rnd) + 0.1, (np.median(s_lay), np.median(s_rnd))
+    assert s_lay.max() > s_rnd.max()
