@@ -279,6 +279,7 @@ EVOLVE_CASES = [
                 marks=(pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present"),)),
     evolve_case("colour-unknown", ["--colour", "purple"], "--colour", "rgba, grey"),
     evolve_case("strategy-unknown", ["--strategy", "annealing"], "--strategy", "population, hillclimb"),
+    evolve_case("init-unknown", ["--init", "template"], "--init", "random, face, layout"),
     evolve_case("out-is-a-file", ["--out", "taken.txt"], "taken.txt", "not a folder", files={"taken.txt": "x"}),
     evolve_case("out-under-a-file", ["--out", "taken.txt/run"], "taken.txt", "not a folder", files={"taken.txt": "x"}),
     evolve_case("unknown-option", ["--colours", "grey"], "--colours"),

@@ -103,3 +103,21 @@ def test_real_detectors_score_layout_starts_above_random_ones():
     s_lay, s_rnd = problem.evaluate(lay).scores, problem.evaluate(rnd).scores
     assert np.median(s_lay) > np.median(s_rnd) + 0.1, (np.median(s_lay), np.median(s_rnd))
     assert s_lay.max() > s_rnd.max()
+
+
+def test_a_run_of_the_default_starts_every_parent_from_its_own_face_layout():
+    cfg = load_preset("default").replace(seed=7, threads=1)
+    assert cfg.init == "layout"
+    _, strategy = build(cfg)
+    parents = strategy.state.parents
+    assert len(parents) == cfg.elites
+    names = [f.name for f in FEATURES]
+    for g in parents:
+        assert g.n_polygons == cfg.polygons
+        eye, brow = g.colours[names.index("eye"), 0], g.colours[names.index("brow"), 0]
+        assert eye < 0.35 < 0.55 < brow
+    assert all(not np.array_equal(a.vertices, b.vertices) for a, b in zip(parents, parents[1:]))
+    _, again = build(cfg)
+    assert all(a == b for a, b in zip(parents, again.state.parents))
+    _, other = build(cfg.replace(init="random"))
+    assert not any(a == b for a, b in zip(parents, other.state.parents))
