@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polyface.genome import MAX_POLYGONS, MAX_VERTICES, MIN_VERTICES, Genome, GenomeError, random_polygon
+from polyface.genome import Genome, check_counts, random_polygon
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -90,10 +90,7 @@ def layout_genome(
     sides are alike but not the same. Polygons beyond the layout's parts are random ones of
     ``radius`` under the parts; with a ``palette`` each part takes the entry nearest its grey.
     """
-    if n_polygons < 0 or n_polygons > MAX_POLYGONS:
-        raise GenomeError(f"field 'polygons' must be in 0..{MAX_POLYGONS}, got {n_polygons}")
-    if not MIN_VERTICES <= n_vertices <= MAX_VERTICES:
-        raise GenomeError(f"field 'vertices' must be in {MIN_VERTICES}..{MAX_VERTICES}, got {n_vertices}")
+    check_counts(n_polygons, n_vertices)
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     for f in FEATURES:
         sides = [f] if symmetric else [f, Feature(f.name, 1.0 - f.x, f.y, f.rx, f.ry, f.grey, f.alpha)]

@@ -236,6 +236,14 @@ def random_polygon(
     return pts, colour
 
 
+def check_counts(n_polygons: int, n_vertices: int) -> None:
+    """GenomeError unless a genome of ``n_polygons`` polygons of ``n_vertices`` vertices may be made."""
+    if n_polygons < 0 or n_polygons > MAX_POLYGONS:
+        raise GenomeError(f"field 'polygons' must be in 0..{MAX_POLYGONS}, got {n_polygons}")
+    if not MIN_VERTICES <= n_vertices <= MAX_VERTICES:
+        raise GenomeError(f"field 'vertices' must be in {MIN_VERTICES}..{MAX_VERTICES}, got {n_vertices}")
+
+
 def random_genome(
     rng: np.random.Generator,
     n_polygons: int = 50,
@@ -248,10 +256,7 @@ def random_genome(
     palette: np.ndarray | None = None,
 ) -> Genome:
     """A genome of ``n_polygons`` random polygons drawn from ``rng`` (colours from ``palette`` if given)."""
-    if n_polygons < 0 or n_polygons > MAX_POLYGONS:
-        raise GenomeError(f"field 'polygons' must be in 0..{MAX_POLYGONS}, got {n_polygons}")
-    if not MIN_VERTICES <= n_vertices <= MAX_VERTICES:
-        raise GenomeError(f"field 'vertices' must be in {MIN_VERTICES}..{MAX_VERTICES}, got {n_vertices}")
+    check_counts(n_polygons, n_vertices)
     verts = np.zeros((n_polygons, n_vertices, 2), np.float32)
     cols = np.zeros((n_polygons, 4), np.float32)
     for i in range(n_polygons):

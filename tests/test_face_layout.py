@@ -110,7 +110,7 @@ def test_a_run_of_the_default_starts_every_parent_from_its_own_face_layout():
     assert cfg.init == "layout"
     _, strategy = build(cfg)
     parents = strategy.state.parents
-    assert len(parents) == cfg.elites
+    assert len(parents) == cfg.starts == 28  # the first generation scores 28 draws
     names = [f.name for f in FEATURES]
     for g in parents:
         assert g.n_polygons == cfg.polygons
@@ -121,3 +121,16 @@ def test_a_run_of_the_default_starts_every_parent_from_its_own_face_layout():
     assert all(a == b for a, b in zip(parents, again.state.parents))
     _, other = build(cfg.replace(init="random"))
     assert not any(a == b for a, b in zip(parents, other.state.parents))
+
+
+def test_starts_draws_that_many_genomes_first_and_keeps_the_best_elites():
+    cfg = load_preset("default").replace(seed=2, threads=1, starts=12)
+    _, strategy = build(cfg)
+    first = strategy.ask()
+    assert len(first) == 12 and len({g.to_json() for g in first}) == 12
+    scores = np.arange(12, dtype=np.float64)[::-1] * 0.1  # the first drawn scores highest
+    strategy.tell(first, scores)
+    assert [g.to_json() for g in strategy.state.parents] == [g.to_json() for g in first[: cfg.elites]]
+    assert len(strategy.ask()) == cfg.population + cfg.elites  # then generations as usual (parents re-scored)
+    _, plain = build(cfg.replace(starts=0))
+    assert len(plain.ask()) == cfg.elites
