@@ -134,7 +134,7 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
         strategy = HillClimbStrategy(initial(), strat_rng, ms)
     else:
         strategy = PopulationStrategy(
-            [initial() for _ in range(cfg.elites)],
+            [initial() for _ in range(max(cfg.elites, cfg.starts))],
             strat_rng,
             ms,
             population=cfg.population,
