@@ -11,7 +11,8 @@ class ProgressLine:
     """Live progress on ``stream`` (stderr): generation, best score, evals/s and the portrait verdict.
 
     On a terminal the line is redrawn in place every ``every_s`` seconds; elsewhere (a log
-    file, a pipe) a new line is printed every 5 s. At the end, one summary line.
+    file, a pipe) a new line is printed every 5 s. At the end, one summary line. A stream that
+    fails (a pipe whose reader has gone, as with ``| head``) ends the printing, not the run.
     """
 
     def __init__(self, every_s: float = 0.25, stream: TextIO | None = None) -> None:
@@ -19,10 +20,16 @@ class ProgressLine:
         self.tty = self.stream.isatty()
         self.every_s = every_s if self.tty else 5.0
         self.last = 0.0
+        self.closed = False
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        if self.closed:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # broken pipe, full disk, or a stream already closed
+            self.closed = True
 
     def _line(self, p: Any) -> str:
         verdict = "PORTRAIT" if p.portrait else ("face" if p.best >= 1 else "searching")
