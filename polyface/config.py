@@ -57,7 +57,7 @@ class Config:
     strategy: str = "population"
     population: int = 24
     elites: int = 4
-    starts: int = 0  # starting genomes drawn and scored in the first generation (the best elites go on); 0: elites
+    starts: int = 0  # population strategy: starting genomes the first generation scores (the best elites go on); 0: elites
     work_size: int = 64
     search_sizes: tuple[int, ...] = (96,)
     search_thresholds: tuple[float, float, float] = (0.8, 0.9, 0.7)
@@ -129,7 +129,7 @@ FIELDS: dict[str, Spec] = {
     "strategy": Spec(str, choices=("population", "hillclimb")),
     "population": Spec(int, 1, 4096),
     "elites": Spec(int, 1, 4096),
-    "starts": Spec(int, 0, 4096, help="starting genomes the first generation draws and scores; the best elites go on (0: elites)"),
+    "starts": Spec(int, 0, 4096, help="starting genomes the population strategy's first generation draws and scores; the best elites go on (0: elites)"),
     "work_size": Spec(int, 24, 512),
     "search_sizes": Spec(tuple, 24, 1024),
     "search_thresholds": Spec(tuple, 0.0, 1.0, items=3),

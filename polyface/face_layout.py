@@ -91,26 +91,23 @@ def layout_genome(
     ``radius`` under the parts; with a ``palette`` each part takes the entry nearest its grey.
     """
     check_counts(n_polygons, n_vertices)
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    parts: list[tuple[str, np.ndarray, np.ndarray]] = []
     for f in FEATURES:
         sides = [f] if symmetric else [f, Feature(f.name, 1.0 - f.x, f.y, f.rx, f.ry, f.grey, f.alpha)]
-        parts += [(_outline(rng, s, n_vertices), _colour(rng, s, mode, alpha)) for s in sides]
-    if not symmetric:  # keep the priority's head start: head, eyes, mouth... pairs counted as two
-        order = [i for name in PRIORITY for i in range(len(parts)) if FEATURES[i // 2].name == name]
-    else:
-        order = [i for name in PRIORITY for i, f in enumerate(FEATURES) if f.name == name]
+        parts += [(f.name, _outline(rng, s, n_vertices), _colour(rng, s, mode, alpha)) for s in sides]
+    order = [i for name in PRIORITY for i, part in enumerate(parts) if part[0] == name]
     keep = sorted(order[:n_polygons])
     extra = n_polygons - len(keep)
     filler = []
     for _ in range(extra):
         centre = (rng.uniform(0.0, 0.5) if symmetric else rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0))
         filler.append(random_polygon(rng, n_vertices, mode, centre, radius, alpha))
-    polys = filler + [parts[i] for i in keep]
+    polys = filler + [(pts, colour) for _, pts, colour in (parts[i] for i in keep)]
     verts = np.stack([p for p, _ in polys]) if polys else np.zeros((0, n_vertices, 2), np.float32)
     cols = np.stack([c for _, c in polys]) if polys else np.zeros((0, 4), np.float32)
     index = None
     if palette is not None:
         palette = np.asarray(palette, np.float32)
-        index = np.abs((palette @ LUMA)[None, :] - (cols[:, :3] @ LUMA)[:, None]).argmin(axis=1) if len(cols) else np.zeros(0, np.int64)
+        index = np.abs((palette @ LUMA)[None, :] - (cols[:, :3] @ LUMA)[:, None]).argmin(axis=1)
         cols[:, :3] = palette[index]
     return Genome(verts, cols, np.asarray(background, np.float32), mode, symmetric, palette, index)
