@@ -12,7 +12,7 @@ middle, the mouth about three quarters down).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -93,7 +93,7 @@ def layout_genome(
     check_counts(n_polygons, n_vertices)
     parts: list[tuple[str, np.ndarray, np.ndarray]] = []
     for f in FEATURES:
-        sides = [f] if symmetric else [f, Feature(f.name, 1.0 - f.x, f.y, f.rx, f.ry, f.grey, f.alpha)]
+        sides = [f] if symmetric else [f, replace(f, x=1.0 - f.x)]
         parts += [(f.name, _outline(rng, s, n_vertices), _colour(rng, s, mode, alpha)) for s in sides]
     order = [i for name in PRIORITY for i, part in enumerate(parts) if part[0] == name]
     keep = sorted(order[:n_polygons])
