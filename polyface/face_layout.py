@@ -51,6 +51,18 @@ PRIORITY = ("head", "eye", "mouth", "brow", "nose", "cheek", "forehead", "chin")
 JITTER = 0.03  # standard deviation of a part's centre, canvas units
 SCALE = (0.8, 1.25)  # range of a part's size factor
 GREY_JITTER = 0.08
+LAYOUT_OVAL = 0.8  # the oval width (``oval`` in a preset) the parts' places and sizes are drawn for
+
+
+def oval_scale(oval: float) -> float:
+    """How much to shrink (or grow) the layout about the canvas's centre to fit a preset's
+    ``oval`` width as it fits ``LAYOUT_OVAL``; 1 without an oval (``oval`` 0)."""
+    return oval / LAYOUT_OVAL if oval > 0.0 else 1.0
+
+
+def _scaled(f: Feature, k: float) -> Feature:
+    """``f`` with its place and size ``k`` times as far from and as large about the centre."""
+    return replace(f, x=0.5 + k * (f.x - 0.5), y=0.5 + k * (f.y - 0.5), rx=k * f.rx, ry=k * f.ry)
 
 
 def _outline(rng: np.random.Generator, f: Feature, n_vertices: int) -> np.ndarray:
@@ -82,6 +94,8 @@ def layout_genome(
     radius: float = 0.15,
     alpha: tuple[float, float] = (0.1, 0.6),
     palette: np.ndarray | None = None,
+    *,
+    scale: float = 1.0,
 ) -> Genome:
     """A genome of ``n_polygons`` laid out as a face (see the module's docstring).
 
@@ -89,10 +103,14 @@ def layout_genome(
     hold each off-axis part twice, left and right, each jittered on its own: a face whose two
     sides are alike but not the same. Polygons beyond the layout's parts are random ones of
     ``radius`` under the parts; with a ``palette`` each part takes the entry nearest its grey.
+    ``scale`` shrinks (below 1) or grows the whole face about the canvas's centre before the
+    jitter (``oval_scale``: to fit a preset's oval).
     """
     check_counts(n_polygons, n_vertices)
+    if not (math.isfinite(scale) and 0.0 < scale <= 2.0):
+        raise ValueError(f"scale must be above 0 and at most 2, got {scale}")
     parts: list[tuple[str, np.ndarray, np.ndarray]] = []
-    for f in FEATURES:
+    for f in (_scaled(f, scale) for f in FEATURES):
         sides = [f] if symmetric else [f, replace(f, x=1.0 - f.x)]
         parts += [(f.name, _outline(rng, s, n_vertices), _colour(rng, s, mode, alpha)) for s in sides]
     order = [i for name in PRIORITY for i, part in enumerate(parts) if part[0] == name]

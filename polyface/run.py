@@ -17,7 +17,7 @@ from polyface._version import __version__
 from polyface.config import Config, apply, parse_colour, to_toml
 from polyface.detect import ort
 from polyface.detect.mtcnn import FaceDetector
-from polyface.face_layout import layout_genome
+from polyface.face_layout import layout_genome, oval_scale
 from polyface.genome import palette_rgb, random_genome
 from polyface.placement import n_lanes, n_workers, pick_device
 from polyface.runio import readers
@@ -115,11 +115,12 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     palette = palette_rgb(list(cfg.palette)) if cfg.palette else None
 
     def initial():
-        start = layout_genome if cfg.init == "layout" else random_genome
-        g = start(
-            init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius,
-            (cfg.alpha_min, cfg.alpha_max), palette,
-        )
+        args = (init_rng, cfg.polygons, cfg.vertices, cfg.colour, bg, cfg.symmetric, cfg.radius,
+                (cfg.alpha_min, cfg.alpha_max), palette)
+        if cfg.init == "layout":  # a face's parts, sized to the preset's oval
+            g = layout_genome(*args, scale=oval_scale(cfg.oval))
+        else:
+            g = random_genome(*args)
         g = confined(g, ms)
         if cfg.init == "face" and g.n_polygons:
             tone = face_tones(g.vertices.mean(axis=1)) + init_rng.normal(0.0, 0.08, g.n_polygons).astype(np.float32)

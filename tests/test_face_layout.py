@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from polyface.face_layout import FEATURES, PRIORITY, layout_genome
+from polyface.face_layout import FEATURES, PRIORITY, layout_genome, oval_scale
 from polyface.genome import GenomeError, random_genome
 from polyface.preset import load_preset
 from polyface.prior import load_mean_face
@@ -62,6 +62,33 @@ def test_bad_sizes_are_refused():
         layout_genome(np.random.default_rng(0), n_vertices=2)
 
 
+def test_scale_shrinks_every_part_about_the_centre():
+    names = [f.name for f in FEATURES]
+    for seed in range(4):
+        whole = layout_genome(np.random.default_rng(seed))
+        small = layout_genome(np.random.default_rng(seed), scale=0.9)  # the same draws, the face 0.9 as large
+        for i, name in enumerate(names):
+            if whole.vertices[i].min() > 0 and whole.vertices[i].max() < 1:  # not clipped by the canvas
+                np.testing.assert_allclose(np.ptp(small.vertices[i], axis=0), 0.9 * np.ptp(whole.vertices[i], axis=0),
+                                           rtol=1e-4, err_msg=name)
+        spread = lambda g: np.abs(g.vertices.mean(axis=1) - 0.5).mean()
+        assert spread(small) < spread(whole)
+    assert oval_scale(0.8) == 1.0 and oval_scale(0.0) == 1.0 and abs(oval_scale(0.72) - 0.9) < 1e-9
+    for bad in (0.0, -1.0, 2.5, float("nan")):
+        with pytest.raises(ValueError, match="scale"):
+            layout_genome(np.random.default_rng(0), scale=bad)
+
+
+def test_a_run_draws_its_layout_to_fit_its_oval():
+    cfg = load_preset("default").replace(seed=3, threads=1)
+    assert cfg.oval == 0.72
+    _, narrow = build(cfg)
+    _, wide = build(cfg.replace(oval=0.8))  # the same draws, the layout's own size
+    ratios = [np.ptp(a.vertices[0], axis=0) / np.ptp(b.vertices[0], axis=0)  # the head of each parent
+              for a, b in zip(narrow.state.parents, wide.state.parents)]
+    np.testing.assert_allclose(np.median(ratios, axis=0), 0.9, atol=0.01)
+
+
 def test_the_render_is_dark_at_the_eyes_and_mouth_and_light_on_the_brow_nose_and_cheeks():
     names = [f.name for f in FEATURES]
     brow_minus_eye = []
@@ -98,7 +125,8 @@ def test_real_detectors_score_layout_starts_above_random_ones():
     rng = np.random.default_rng(5)
     alpha = (cfg.alpha_min, cfg.alpha_max)
     bg = (0.118,) * 3
-    lay = [confined(layout_genome(rng, 8, 5, "grey", bg, True, cfg.radius, alpha), ms) for _ in range(16)]
+    k = oval_scale(cfg.oval)
+    lay = [confined(layout_genome(rng, 8, 5, "grey", bg, True, cfg.radius, alpha, scale=k), ms) for _ in range(16)]
     rnd = [confined(random_genome(rng, 8, 5, "grey", bg, True, cfg.radius, alpha), ms) for _ in range(16)]
     s_lay, s_rnd = problem.evaluate(lay).scores, problem.evaluate(rnd).scores
     assert np.median(s_lay) > np.median(s_rnd) + 0.1, (np.median(s_lay), np.median(s_rnd))
