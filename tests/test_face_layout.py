@@ -162,3 +162,29 @@ def test_starts_draws_that_many_genomes_first_and_keeps_the_best_elites():
     assert len(strategy.ask()) == cfg.population + cfg.elites  # then generations as usual (parents re-scored)
     _, plain = build(cfg.replace(starts=0))
     assert len(plain.ask()) == cfg.elites
+
+
+def test_a_ctrl_c_in_the_first_generation_rewinds_to_every_starting_draw():
+    """Ctrl-C while the 28 draws are scored rewinds the strategy to its state before them (every
+    draw a parent): that state must load back, as a checkpoint of it must."""
+    from polyface.search.loop import step
+    from polyface.search.loop_state import LoopState
+
+    cfg = load_preset("default").replace(seed=4, threads=1)
+    problem, strategy = build(cfg)
+    before = strategy.state_dict()
+    assert len(before["parents"]) == cfg.starts == 28
+
+    def interrupted(*_, **__):
+        raise KeyboardInterrupt
+
+    problem.evaluate = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        step(strategy, problem, LoopState(), (64,))
+    assert strategy.state_dict() == before  # rewound, all 28 draws still to be scored
+    _, fresh = build(cfg)
+    fresh.load_state_dict(before)  # and the same state read back as a checkpoint holds it
+    assert [g.to_json() for g in fresh.state.parents] == [g.to_json() for g in strategy.state.parents]
+    too_many = dict(before, parents=before["parents"] * 2, scores=before["scores"] * 2)
+    with pytest.raises(Exception, match="at most 28"):
+        fresh.load_state_dict(too_many)

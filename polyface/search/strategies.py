@@ -76,6 +76,8 @@ class PopulationStrategy:
         self.elites = elites
         self.reevaluate = reevaluate
         self.state = PopulationState(list(initial), np.full(len(initial), -np.inf))
+        # Until the first generation is scored, the parents are every starting draw (``starts``).
+        self.capacity = max(elites, len(initial))
         self._pending: list[Genome] = []
         self._n_children = 0
 
@@ -140,10 +142,10 @@ class PopulationStrategy:
     def load_state_dict(self, d: dict) -> None:
         """Restore ``state_dict()``'s data; FieldError (or GenomeError) names a malformed field."""
         _check_kind(d, "population")
-        parents = v.array(d["parents"], "strategy.parents", self.elites)
-        scores = v.array(d["scores"], "strategy.scores", self.elites)
+        parents = v.array(d["parents"], "strategy.parents", self.capacity)
+        scores = v.array(d["scores"], "strategy.scores", self.capacity)
         if not parents or len(scores) != len(parents):
-            raise v.FieldError(f"fields 'strategy.parents' and 'strategy.scores' must hold 1..{self.elites} items each, as many")
+            raise v.FieldError(f"fields 'strategy.parents' and 'strategy.scores' must hold 1..{self.capacity} items each, as many")
         self.state = PopulationState(
             [_genome(g, "strategy.parents", self.settings) for g in parents],
             np.array([_unscore(x, "strategy.scores") for x in scores]),
