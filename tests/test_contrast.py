@@ -80,22 +80,42 @@ class UpTo:
         return PASS if g.colours[:, 0].max() <= self.top else FAIL
 
 
-def test_the_largest_accepted_stretch_is_kept_and_the_first_refusal_ends_the_climb():
+def test_the_largest_accepted_stretch_is_kept_trying_the_largest_first():
     g = _grey()  # brightest grey 0.5, ground 0.118: k stays under 0.7 up to k = 1.5
     check = UpTo(0.7)
     s = stretch_portrait(g, PASS, check, 2.0)
     assert s.k == 1.5 and s.genome == stretch_contrast(g, 1.5) and s.verdict is PASS and not s.interrupted
-    assert check.calls == 3  # 1.25, 1.5 and the 1.75 it refused; never 2
+    assert check.calls == 3  # 2 and 1.75 refused, then 1.5 accepted; never 1.25
+    whole = UpTo(1.0)
+    s = stretch_portrait(g, PASS, whole, 2.0)
+    assert s.k == 2.0 and s.genome == stretch_contrast(g, 2.0) and whole.calls == 1  # one check settles it
     s = stretch_portrait(g, PASS, UpTo(0.0), 2.0)
     assert s.k == 1.0 and s.genome is g
 
 
-def test_no_stretch_without_a_verified_portrait_and_ctrl_c_keeps_the_last_accepted():
+def test_stretches_that_clip_to_the_same_genome_are_checked_once_and_named_by_the_smallest_k():
+    g = _grey()
+    c = g.colours.copy()
+    c[:6, :3], c[6:, :3] = 1.0, 0.6  # 6 white shapes, and 6 that turn white from k = 1.83 on
+    g = g.replaced(g.vertices, c)
+    assert abs(float(g.background.mean()) - 0.118) < 0.01  # (0.6 - 0.118) * 1.83 + 0.118 = 1
+    check = UpTo(1.0)
+    s = stretch_portrait(g, PASS, check, 2.0)
+    assert s.k == 2.0 and check.calls == 1
+    refuse = UpTo(0.0)
+    assert stretch_portrait(g, PASS, refuse, 4.0).k == 1.0
+    # 4.0 down to 2.0 all draw the same clipped genome: it is checked once, then 1.75, 1.5, 1.25
+    assert refuse.calls == 4
+    s = stretch_portrait(g, PASS, UpTo(1.0), 4.0)
+    assert s.k == 2.0 and s.genome == stretch_contrast(g, 4.0)  # the smallest k that draws it
+
+
+def test_no_stretch_without_a_verified_portrait_and_ctrl_c_keeps_the_portrait_as_it_was():
     g = _grey()
     check = UpTo(1.0)
     assert stretch_portrait(g, FAIL, check, 2.0).genome is g and check.calls == 0
-    s = stretch_portrait(g, PASS, UpTo(1.0, interrupt_at=2), 2.0)
-    assert s.interrupted and s.k == 1.25 and s.genome == stretch_contrast(g, 1.25)
+    s = stretch_portrait(g, PASS, UpTo(0.7, interrupt_at=2), 2.0)  # 2 refused, Ctrl-C while checking 1.75
+    assert s.interrupted and s.k == 1.0 and s.genome is g and s.verdict is PASS
 
 
 def test_the_loop_hands_the_stretched_portrait_to_the_hooks():
@@ -123,4 +143,5 @@ def test_a_real_portrait_stays_verified_by_the_real_ensemble(detector):
     s = stretch_portrait(g, verdict, lambda h: problem.verify(h, sizes), 4.0)
     assert s.k > 1.0 and s.verdict.portrait and problem.verify(s.genome, sizes).portrait
     assert s.genome == stretch_contrast(g, s.k)
-    assert not problem.verify(stretch_contrast(g, s.k + CONTRAST_STEP), sizes).portrait  # the climb stopped at a refusal
+    if s.k < 4.0:  # every larger step was tried first and refused
+        assert not problem.verify(stretch_contrast(g, s.k + CONTRAST_STEP), sizes).portrait

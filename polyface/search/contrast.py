@@ -5,6 +5,10 @@ from the ground (BENCHMARKS.md, rounds eleven and twelve). Every shape's colour 
 times as far from the background (``genome.stretch_contrast``), for k in steps of
 ``CONTRAST_STEP`` up to the preset's ``contrast``, and the largest k that the run's own final
 check accepts at every size is kept. The portrait stays polygons only, and stays verified.
+
+The largest stretch is tried first and the others in turn below it: most portraits take the
+whole stretch, so one check (every size up to the print, the costly one) usually settles it,
+where trying from the smallest checked every step on the way up.
 """
 
 from __future__ import annotations
@@ -41,23 +45,26 @@ def stretch_portrait(
 ) -> Stretched:
     """The largest stretch of ``genome`` up to ``most`` that ``check`` accepts.
 
-    Stretches are tried from the smallest, and the first that ``check`` rejects ends the
-    search, so every kept step was accepted; without one, ``genome`` and ``verdict`` come back
-    with k = 1. Ctrl-C during a check keeps the last accepted stretch (``interrupted``).
-    Unverified portraits, empty ones and palette genomes are not stretched.
+    Stretches are tried from the largest down, and the first that ``check`` accepts is kept;
+    without one, ``genome`` and ``verdict`` come back with k = 1. Ctrl-C during a check keeps
+    ``genome`` as it was (``interrupted``). Unverified portraits, empty ones and palette
+    genomes are not stretched.
     """
     best = Stretched(genome, verdict)
     if not verdict.portrait or genome.palette is not None or genome.n_polygons == 0:
         return best
-    for k in contrast_steps(most):
-        candidate = stretch_contrast(genome, k)
-        if candidate == best.genome:  # every colour is clipped already: nothing more to stretch
-            break
+    steps = contrast_steps(most)
+    drawn = [stretch_contrast(genome, k) for k in steps]
+    for i in reversed(range(len(steps))):
+        candidate = drawn[i]
+        if candidate == genome or (i + 1 < len(steps) and candidate == drawn[i + 1]):
+            continue  # every colour clipped already: the same genome as a larger k, refused, or none at all
         try:
             v = check(candidate)
         except KeyboardInterrupt:
             return dataclasses.replace(best, interrupted=True)
-        if not v.portrait:
-            break
-        best = Stretched(candidate, v, k)
+        if v.portrait:
+            while i > 0 and drawn[i - 1] == candidate:  # the smallest k that draws it
+                i -= 1
+            return Stretched(candidate, v, steps[i])
     return best
