@@ -6,9 +6,9 @@ times as far from the background (``genome.stretch_contrast``), for k in steps o
 ``CONTRAST_STEP`` up to the preset's ``contrast``, and the largest k that the run's own final
 check accepts at every size is kept. The portrait stays polygons only, and stays verified.
 
-The largest stretch is tried first and the others in turn below it: most portraits take the
-whole stretch, so one check (every size up to the print, the costly one) usually settles it,
-where trying from the smallest checked every step on the way up.
+The largest stretch is tried first and the others in turn below it: a polished portrait
+usually takes the whole stretch, so one passing check (every size up to the print, the costly
+kind) settles it, where trying from the smallest paid for a passing check at every step.
 """
 
 from __future__ import annotations
