@@ -13,6 +13,7 @@ from polyface.prior import load_mean_face
 from polyface.render.cairo import render_rgb
 from polyface.run import build, mutation_settings
 from polyface.search.mutate import confined
+from polyface.validate import FieldError
 
 GREY = np.array([0.299, 0.587, 0.114])
 
@@ -186,5 +187,5 @@ def test_a_ctrl_c_in_the_first_generation_rewinds_to_every_starting_draw():
     fresh.load_state_dict(before)  # and the same state read back as a checkpoint holds it
     assert [g.to_json() for g in fresh.state.parents] == [g.to_json() for g in strategy.state.parents]
     too_many = dict(before, parents=before["parents"] * 2, scores=before["scores"] * 2)
-    with pytest.raises(Exception, match="at most 28"):
+    with pytest.raises(FieldError, match="at most 28"):
         fresh.load_state_dict(too_many)
