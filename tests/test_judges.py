@@ -37,3 +37,17 @@ def test_judges_see_no_face_in_noise(judges):
     for img in [blank] + [render_rgb(random_genome(np.random.default_rng(s), 40, 5), 256) for s in range(3)]:
         sides = {j.name: j.side(img) / 256 for j in judges}
         assert all(s < MIN_SIDE for s in sides.values()), sides
+
+
+def test_hog_margin_agrees_with_its_verdict(judges, face_crop):
+    """bench_polish_curve's margin: >= 0 exactly where the judge accepts, the floor on a blank."""
+    hog = next(j for j in judges if j.name == "hog")
+    face = np.asarray(Image.fromarray(face_crop).resize((256, 256), Image.LANCZOS))
+    blank = np.full((256, 256, 3), 128, np.uint8)
+    assert hog.margin(face) >= 0.0 and hog.side(face) / 256 >= MIN_SIDE
+    assert hog.margin(blank) == -1.5
+    # A face framed so small that it is under MIN_SIDE of the portrait does not count.
+    small = np.full((512, 512, 3), 128, np.uint8)
+    small[176:336, 176:336] = face_crop  # its box: about 90 px, 17% of the side
+    assert hog.margin(small, 0.5) >= 0.0  # seen, at least 30% of a 256 px portrait's side ...
+    assert hog.margin(small) < 0.0  # ... and too small for the whole 512 px one
