@@ -1,7 +1,7 @@
 """Do portraits transfer? The share of final portraits that detectors the run never used accept.
 
     python benchmarks/bench_transfer.py [--seeds 10] [--seed-start 1] [--time-limit 60]
-        [--presets fool,benchmarks/presets/default-v1.toml,default] [--judge-only] [--score-all]
+        [--presets fool,benchmarks/presets/default-v1.toml,default] [--judge-only] [--score-all] [--finish]
 
 For each preset and seed, evolves a portrait verified at every size 64..1024 px (written under
 benchmarks/results/transfer/<preset>/<seed>), then asks each independent judge (judges.py: the
@@ -16,6 +16,8 @@ on after it ("run s"). The dlib judges need ``pip install 'polyface[judges]'``. 
 writes benchmarks/results/bench_transfer.json and a contact sheet per preset. ``--score-all``
 scores every candidate exactly, as runs did before round sixteen (polishing now scores only a
 generation's best exactly: the same runs, faster), in folders named <preset>-score-all.
+``--finish`` resumes each seed's time-limited run in a copy, <preset>-full/<seed>, with no time
+limit, so it polishes to the end as a run without ``--time-limit`` does, and judges those.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from judges import MIN_SIDE, framed, make_judges  # noqa: E402
 
 from polyface.batch import write_pages  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
-from polyface.run import evolve  # noqa: E402
+from polyface.run import evolve, resume  # noqa: E402
 
 SIZES = (128, 256, 512)
 VERIFY = (64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -80,6 +82,23 @@ def label(preset: str) -> str:
     return Path(preset).stem if preset.endswith(".toml") else preset
 
 
+def folder_name(preset: str, args: argparse.Namespace) -> str:
+    """The folder (and table label) of a preset's runs under benchmarks/results/transfer/."""
+    return label(preset) + ("-score-all" if args.score_all else "-full" if args.finish else "")
+
+
+def finish(minute: Path, out: Path) -> None:
+    """Copy a time-limited run to ``out`` and resume it with no time limit: it polishes to the
+    end, as the run would have gone without ``--time-limit`` (a resumed run ends like an
+    uninterrupted one: tests/test_search.py). Its "run s" counts the first run's final check too."""
+    if not (minute / "checkpoint.json").is_file():
+        raise SystemExit(f"{minute}: no run to finish (run bench_transfer.py without --finish first)")
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(minute, out)
+    resume(out, time_limit=0.0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
@@ -89,7 +108,12 @@ def main() -> None:
     ap.add_argument("--judge-only", action="store_true", help="judge the run folders already written")
     ap.add_argument("--score-all", action="store_true", help="every candidate scored exactly (before round sixteen)")
     ap.add_argument("--name", default="bench_transfer", help="name of the JSON file under benchmarks/results/")
+    ap.add_argument("--finish", action="store_true",
+                    help="resume each seed's time-limited run to the end of its polishing (no time limit) in a copy, "
+                         "<preset>-full/<seed>, and judge those: the portraits a run without --time-limit makes")
     args = ap.parse_args()
+    if args.finish and args.score_all:
+        ap.error("--finish and --score-all do not go together")
     if args.score_all:
         import polyface.search.loop as loop
 
@@ -99,10 +123,13 @@ def main() -> None:
         cfg0 = load_preset(preset)
         names = independent(cfg0)
         judges = make_judges(names)
-        folder = RESULTS / "transfer" / (label(preset) + ("-score-all" if args.score_all else ""))
+        minute = RESULTS / "transfer" / label(preset)
+        folder = RESULTS / "transfer" / folder_name(preset, args)
         for seed in range(args.seed_start, args.seed_start + args.seeds):
             out = folder / str(seed)
-            if not args.judge_only:
+            if args.finish and not args.judge_only:
+                finish(minute / str(seed), out)
+            elif not args.judge_only:
                 if out.exists():
                     shutil.rmtree(out)
                 evolve(cfg0.replace(seed=seed, time_limit=args.time_limit, verify_sizes=VERIFY), out=out)
@@ -111,7 +138,7 @@ def main() -> None:
             seconds = res.get("portrait_s")
             seconds = run_s if seconds is None else seconds  # runs written before polishing: the two are one
             v = judge_run(out, judges)
-            row = {"preset": label(preset), "seed": seed, "portrait": portrait, "seconds": round(seconds, 1),
+            row = {"preset": folder.name, "seed": seed, "portrait": portrait, "seconds": round(seconds, 1),
                    "run s": round(run_s, 1)}
             for view in VIEWS:
                 row[view] = " ".join(f"{n}:{'y' if v[view][n] else 'n'}" for n in names)
@@ -121,11 +148,11 @@ def main() -> None:
         write_pages(folder)
     summary, per_judge = [], []
     for preset in args.presets.split(","):
-        rs = [r for r in rows if r["preset"] == label(preset)]
+        rs = [r for r in rows if r["preset"] == folder_name(preset, args)]
         n = len(rs)
         done = [r["seconds"] for r in rs if r["portrait"]]  # to the first verified portrait
         entry = {
-            "preset": label(preset),
+            "preset": folder_name(preset, args),
             "judges": "+".join(independent(load_preset(preset))),
             "portraits": f"{len(done)}/{n}",
             "median s": _median(rs),
@@ -143,7 +170,7 @@ def main() -> None:
         summary.append(entry)
         for name in independent(load_preset(preset)):
             verdicts = {view: sum(f"{name}:y" in r[view].split() for r in rs) for view in VIEWS}
-            per_judge.append({"preset": label(preset), "judge": name, **{v: f"{k}/{n}" for v, k in verdicts.items()}})
+            per_judge.append({"preset": folder_name(preset, args), "judge": name, **{v: f"{k}/{n}" for v, k in verdicts.items()}})
     print()
     print(table(rows, list(rows[0])))
     print()

@@ -1,0 +1,94 @@
+"""How the independent HOG judge's margin moves while a run polishes its portrait.
+
+    python benchmarks/bench_polish_curve.py --runs benchmarks/results/transfer/default-full
+
+For each seed folder of finished runs (``bench_transfer.py --finish``), takes the best genome of
+history.jsonl at 0, 25, 50, ... 200 generations after the first verified portrait (before the
+contrast stretch), renders it at 512 px, and asks dlib's HOG detector (the judge the default's
+portraits fail most) for its score edge to edge at 128, 256 and 512 px: the lowest of the three
+is the margin (>= 0: accepted at every size). The last column is the run's portrait as written
+(best.png, stretched). Prints a table per seed and the median and share accepted per column;
+writes benchmarks/results/bench_polish_curve.json. Needs ``pip install 'polyface[judges]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, table, write_json  # noqa: E402
+from judges import HOGJudge, framed  # noqa: E402
+
+from polyface.genome_json import from_dict  # noqa: E402
+from polyface.render.cairo import save  # noqa: E402
+
+SIZES = (128, 256, 512)
+OFFSETS = (0, 25, 50, 75, 100, 150, 200)
+
+
+def hog_margin(judge: HOGJudge, png: Path) -> float:
+    """The lowest over SIZES of the HOG judge's margin, edge to edge."""
+    return min(judge.margin(*framed(png, s, 0.0)) for s in SIZES)
+
+
+def genome_at(run: Path, generation: int) -> dict:
+    """The best genome history.jsonl holds at ``generation`` (the last line at or before it)."""
+    best = None
+    with open(run / "history.jsonl", encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            if d["generation"] > generation:
+                break
+            best = d["genome"]
+    if best is None:
+        raise SystemExit(f"{run / 'history.jsonl'}: no genome at generation {generation}")
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", required=True, help="a folder of seed folders written by bench_transfer.py --finish")
+    ap.add_argument("--name", default="bench_polish_curve", help="name of the JSON file under benchmarks/results/")
+    args = ap.parse_args()
+    judge = HOGJudge()
+    runs = sorted((p for p in Path(args.runs).iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "g.png"
+        for run in runs:
+            res = json.loads((run / "result.json").read_text())
+            first = res.get("portrait_generation")
+            if first is None:
+                continue
+            row = {"seed": int(run.name), "first portrait gen": first}
+            for off in OFFSETS:
+                if first + off > res["generations"]:
+                    row[f"+{off}"] = None
+                    continue
+                save(from_dict(genome_at(run, first + off)), png, 512)
+                row[f"+{off}"] = hog_margin(judge, png)
+            row["final (stretched)"] = hog_margin(judge, run / "best.png")
+            rows.append(row)
+            print(row, flush=True)
+    cols = [c for c in rows[0] if c.startswith("+") or c.startswith("final")]
+    summary = []
+    for c in cols:
+        vals = [r[c] for r in rows if r[c] is not None]  # unrounded: -0.003 is a no
+        summary.append({"after": c, "runs": len(vals), "median HOG margin": f"{statistics.median(vals):.2f}",
+                        "accepted": f"{sum(v >= 0 for v in vals)}/{len(vals)}"})
+    shown = [{k: (f"{v:+.2f}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    print()
+    print(table(shown, list(shown[0])))
+    print()
+    print(table(summary, list(summary[0])))
+    path = write_json(args.name, {"machine": machine(), "args": vars(args), "runs": rows, "summary": summary})
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
