@@ -14,7 +14,6 @@ writes benchmarks/results/bench_polish_curve.json. Needs ``pip install 'polyface
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from judges import HOGJudge, framed  # noqa: E402
 
 from polyface.genome_json import from_dict  # noqa: E402
 from polyface.render.cairo import save  # noqa: E402
+from polyface.runio.readers import read_history, read_result  # noqa: E402
 
 SIZES = (128, 256, 512)
 OFFSETS = (0, 25, 50, 75, 100, 150, 200)
@@ -36,18 +36,13 @@ def hog_margin(judge: HOGJudge, png: Path) -> float:
     return min(judge.margin(*framed(png, s, 0.0)) for s in SIZES)
 
 
-def genome_at(run: Path, generation: int) -> dict:
-    """The best genome history.jsonl holds at ``generation`` (the last line at or before it)."""
-    best = None
-    with open(run / "history.jsonl", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            if d["generation"] > generation:
-                break
-            best = d["genome"]
-    if best is None:
-        raise SystemExit(f"{run / 'history.jsonl'}: no genome at generation {generation}")
-    return best
+def genome_at(history: list, generation: int) -> dict:
+    """The best genome of a run's history (``read_history``) at ``generation``: the last entry
+    with a genome at or before it."""
+    best = [e.genome for e in history if e.genome is not None and (e.generation or 0) <= generation]
+    if not best:
+        raise SystemExit(f"no genome in the history at generation {generation}")
+    return best[-1]
 
 
 def main() -> None:
@@ -61,16 +56,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "g.png"
         for run in runs:
-            res = json.loads((run / "result.json").read_text())
+            res = read_result(run)
             first = res.get("portrait_generation")
             if first is None:
                 continue
+            history = read_history(run)
             row = {"seed": int(run.name), "first portrait gen": first}
             for off in OFFSETS:
                 if first + off > res["generations"]:
                     row[f"+{off}"] = None
                     continue
-                save(from_dict(genome_at(run, first + off)), png, 512)
+                save(from_dict(genome_at(history, first + off)), png, 512)
                 row[f"+{off}"] = hog_margin(judge, png)
             row["final (stretched)"] = hog_margin(judge, run / "best.png")
             rows.append(row)
