@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_transfer import SIZES, seed_runs  # noqa: E402
 from common import machine, table, write_json  # noqa: E402
 from judges import HOGJudge, framed  # noqa: E402
 
@@ -27,12 +28,11 @@ from polyface.genome_json import from_dict  # noqa: E402
 from polyface.render.cairo import save  # noqa: E402
 from polyface.runio.readers import read_history, read_result  # noqa: E402
 
-SIZES = (128, 256, 512)
 OFFSETS = (0, 25, 50, 75, 100, 150, 200)
 
 
 def hog_margin(judge: HOGJudge, png: Path) -> float:
-    """The lowest over SIZES of the HOG judge's margin, edge to edge."""
+    """The lowest over the transfer benchmark's SIZES of the HOG judge's margin, edge to edge."""
     return min(judge.margin(*framed(png, s, 0.0)) for s in SIZES)
 
 
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--name", default="bench_polish_curve", help="name of the JSON file under benchmarks/results/")
     args = ap.parse_args()
     judge = HOGJudge()
-    runs = sorted((p for p in Path(args.runs).iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    runs = seed_runs(Path(args.runs))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "g.png"
