@@ -14,7 +14,7 @@ from importlib import resources
 
 import numpy as np
 import torch
-from torchvision.ops import roi_align
+from polyface.detect.vision_ops import roi_align
 
 SIDE = 25
 LUMA = (0.299, 0.587, 0.114)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.ops import batched_nms
+from polyface.detect.vision_ops import batched_nms
 
 from polyface.detect.boxes import bbreg, generate_boxes, nms_min, rerec
 from polyface.detect.crops import crop_resize, crops, resize_area
