@@ -79,3 +79,45 @@ def test_whole_cascade_first_gives_the_climbed_depth(face_crop):
         expected = _climb(haar, images)
         assert (expected == 1.0).sum() >= 2 and (expected < 1.0).sum() >= 8  # both paths are taken
         assert haar(images).numpy().tolist() == expected.tolist()
+
+
+def test_cuts_read_from_memory_equal_the_cascade_cut_with_its_xml(face_crop):
+    """A cut read from memory (its stages found by the XML parser) finds, window for window, what
+    the same cascade finds when its XML is cut with ElementTree and read from a file."""
+    import tempfile
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    import cv2
+
+    from polyface.detect.haar import CASCADE, _cut_text, _gray, _load
+
+    def by_file(stages: int):
+        tree = ET.parse(Path(cv2.data.haarcascades) / CASCADE)
+        cascade = tree.getroot().find("cascade")
+        for stage in list(cascade.find("stages"))[stages:]:
+            cascade.find("stages").remove(stage)
+        cascade.find("stageNum").text = str(stages)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "cut.xml"
+            tree.write(path, encoding="utf-8", xml_declaration=True)
+            return cv2.CascadeClassifier(str(path))
+
+    rng = np.random.default_rng(2)
+    images = torch.cat([
+        render_batch([random_genome(rng, 30, 5) for _ in range(12)], 96, antialias=False),
+        torch.nn.functional.interpolate(to_batch(face_crop), size=(96, 96), mode="area"),
+    ])  # fmt: skip
+    for stages in (1, 5, 12, 20, 24):
+        root = ET.fromstring(_cut_text(stages))
+        assert len(root.find("cascade/stages")) == stages and root.find("cascade/stageNum").text == str(stages)
+        assert len(root.find("cascade/features")) > 2000  # the features every stage refers to stay
+        mine, theirs = _load(stages), by_file(stages)
+        found = 0
+        for g in _gray(images):
+            a, b = (sorted(map(tuple, c.detectMultiScale(g, 1.1, 1, minSize=(30, 30)))) for c in (mine, theirs))
+            assert a == b  # sorted: OpenCV's threads hand the windows back in any order
+            found += len(a)
+        assert found > 0
+    with pytest.raises(ValueError, match="stages"):
+        _cut_text(25)

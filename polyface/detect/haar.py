@@ -8,8 +8,7 @@ a large face is a graded score in [0, 1].
 
 from __future__ import annotations
 
-import tempfile
-import xml.etree.ElementTree as ET
+import xml.parsers.expat
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 from polyface.detect.types import Detections, dense_detections
 
 CASCADE = "haarcascade_frontalface_default.xml"
+STAGE_NUM = b"<stageNum>%d</stageNum>"
 
 
 class HaarUnavailable(RuntimeError):
@@ -37,29 +37,59 @@ def _cv2():
     return cv2
 
 
-@lru_cache(maxsize=8)
-def _cascade(stages: int | None):
-    """The frontal-face cascade, cut after ``stages`` stages (None: whole)."""
+@lru_cache(maxsize=1)
+def _cascade_text() -> tuple[bytes, tuple[int, ...], int]:
+    """The frontal-face cascade's XML, the byte offset of each stage's element and that of the
+    end of its list of stages (found by the XML parser, not by matching text)."""
+    path = Path(_cv2().data.haarcascades) / CASCADE
+    data = path.read_bytes()
+    parser = xml.parsers.expat.ParserCreate()
+    depth, stages_depth, starts, end = 0, -1, [], -1
+
+    def start(name: str, attrs: dict) -> None:
+        nonlocal depth, stages_depth
+        depth += 1
+        if name == "stages" and stages_depth < 0:
+            stages_depth = depth
+        elif stages_depth > 0 and depth == stages_depth + 1 and end < 0:
+            starts.append(parser.CurrentByteIndex)
+
+    def stop(name: str) -> None:
+        nonlocal depth, end
+        if name == "stages" and depth == stages_depth and end < 0:
+            end = parser.CurrentByteIndex
+        depth -= 1
+
+    parser.StartElementHandler, parser.EndElementHandler = start, stop
+    parser.Parse(data, True)
+    if not starts or end < 0 or data.count(STAGE_NUM % len(starts)) != 1:
+        raise HaarUnavailable(f"{path}: not the stages of a Haar cascade")
+    return data, tuple(starts), end
+
+
+def _cut_text(stages: int) -> str:
+    """The cascade's XML with only its first ``stages`` stages."""
+    data, starts, end = _cascade_text()
+    if not 0 < stages < len(starts):
+        raise ValueError(f"stages must be in 1..{len(starts) - 1}, got {stages}")
+    cut = data[: starts[stages]] + data[end:]
+    return cut.replace(STAGE_NUM % len(starts), STAGE_NUM % stages, 1).decode("utf-8")
+
+
+def _load(stages: int | None):
+    """A new classifier of the frontal-face cascade, cut after ``stages`` stages (None: whole).
+    The cuts are read from memory: parsing and writing the XML once a cut took 0.1 s each."""
     cv2 = _cv2()
-    path = Path(cv2.data.haarcascades) / CASCADE
     if stages is None:
-        return cv2.CascadeClassifier(str(path))
-    tree = ET.parse(path)
-    cascade = tree.getroot().find("cascade")
-    all_stages = cascade.find("stages")
-    for stage in list(all_stages)[stages:]:
-        all_stages.remove(stage)
-    cascade.find("stageNum").text = str(stages)
-    with tempfile.NamedTemporaryFile("wb", suffix=".xml", delete=False) as f:
-        tree.write(f, encoding="utf-8", xml_declaration=True)
-        tmp = f.name
-    try:
-        clf = cv2.CascadeClassifier(tmp)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    if clf.empty():
+        return cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / CASCADE))
+    storage = cv2.FileStorage(_cut_text(stages), cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY)
+    clf = cv2.CascadeClassifier()
+    if not clf.read(storage.getFirstTopLevelNode()) or clf.empty():
         raise HaarUnavailable(f"could not load the Haar cascade cut at {stages} stages")
     return clf
+
+
+_cascade = lru_cache(maxsize=8)(_load)  # the classifiers one thread shares (HaarDepth's ``shared``)
 
 
 def _gray(images: torch.Tensor) -> np.ndarray:
@@ -119,7 +149,7 @@ class HaarDepth:
         self.cuts = cuts
         self.total = cuts[-1]
         # A cascade keeps per-call state: threads that run at once need one each (``shared=False``).
-        load = _cascade if shared else _cascade.__wrapped__
+        load = _cascade if shared else _load
         self.cascades = [(load(c if c < 25 else None), c) for c in cuts]
 
     def _gray(self, images: torch.Tensor) -> np.ndarray:
