@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import signal
+import tempfile
 
 import numpy as np
 import pytest
@@ -11,6 +15,13 @@ import torch
 from polyface.detect import FaceDetector
 
 torch.set_num_threads(2)
+
+# The exported ONNX models a run keeps between runs go to a folder of this session's own (the runs
+# it starts inherit it), not to the user's cache: tests start from none and leave none behind.
+if "POLYFACE_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="polyface-test-cache-")
+    os.environ["POLYFACE_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, True)
 
 # Tests press Ctrl-C on runs, in this process and in the runs they start. A session started
 # with SIGINT ignored (a background job of a shell without job control) would hand that on to

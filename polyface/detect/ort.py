@@ -1,7 +1,9 @@
 """The detectors' networks on ONNX Runtime: the same weights, exported from the torch modules.
 
 A network is exported with ``torch.onnx.export`` to an in-memory buffer when its detector is
-built (nothing is downloaded or written) and run by ONNX Runtime on the CPU.
+built (nothing is downloaded), kept in a cache folder for the next run's start
+(``onnx_cache``: checked against the torch network before it is used), and run by ONNX
+Runtime on the CPU.
 ``OrtNet`` is called like the torch module it replaces: torch tensors in, torch tensors out.
 With one thread BlazeFace's network ran about 1.4x as fast so, MTCNN's three small ones about
 0.75x (benchmarks/bench_detect_backends.py); each detector's ``AUTO_ONNX_THREADS`` says when
@@ -17,6 +19,8 @@ import warnings
 import numpy as np
 import torch
 from torch import nn
+
+from polyface.detect import onnx_cache
 
 BACKENDS = ("auto", "torch", "onnx")
 OPSET = 17
@@ -83,7 +87,7 @@ class OrtNet:
     ) -> None:
         import onnxruntime as ort
 
-        model = export(net, example, outputs, dynamic or {0: "batch"})
+        dynamic = dynamic or {0: "batch"}
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads or torch.get_num_threads())
         opts.inter_op_num_threads = 1
@@ -98,7 +102,36 @@ class OrtNet:
         opts.enable_mem_pattern = False
         self.threads = opts.intra_op_num_threads
         self.net = net  # for an empty batch, which the exported graph's reshapes cannot take
-        self.runtime = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        key = onnx_cache.model_key(net, example, outputs, dynamic, OPSET)
+        cached = onnx_cache.read(key)
+        self.runtime = self._session(ort, cached, opts) if cached is not None else None
+        self.from_cache = self.runtime is not None and self._matches(example)
+        if not self.from_cache:  # none kept, or not one this network gives: export it
+            model = export(net, example, outputs, dynamic)
+            self.runtime = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            onnx_cache.write(key, model)
+
+    @staticmethod
+    def _session(ort, model: bytes, opts):
+        """A session of ``model`` (bytes read from disk), or None where they are not a model."""
+        try:
+            return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        except Exception:  # onnxruntime raises its own errors (InvalidProtobuf, Fail, ...) for bad bytes
+            return None
+
+    def _matches(self, example: torch.Tensor) -> bool:
+        """True when the session gives the torch network's outputs, in number, shape and value, on
+        a test input of ``example``'s shape (a cached model is checked before it is used)."""
+        x = torch.rand(example.shape, generator=torch.Generator().manual_seed(0)) * 2.0 - 1.0
+        try:
+            got = self(x)
+        except Exception:  # a model of other inputs or outputs fails inside onnxruntime
+            return False
+        with torch.inference_mode():
+            want = tuple(self.net(x))
+        return len(got) == len(want) and all(
+            g.shape == w.shape and torch.allclose(g, w, rtol=1e-3, atol=1e-4) for g, w in zip(got, want)
+        )
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if x.device.type != "cpu":
