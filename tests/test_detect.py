@@ -159,3 +159,26 @@ def test_detectors_implement_the_contract(face_crop, detector):
         boxes.append(d.best_box[0].cpu())
     # the two families put the face in the same place (x0, y0, x1, y1 within a tenth of the side)
     assert all(float((b - boxes[0]).abs().max()) <= 0.1 * face_crop.shape[0] for b in boxes)
+
+
+def test_crops_equal_area_resizing_each_crop():
+    """``crop_resize`` gives, crop by crop, what facenet-pytorch's resize of each cut gives."""
+    from polyface.detect.crops import crop_resize
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 3, 40, 56, generator=g) * 255
+    k = 30
+    index = torch.randint(0, 4, (k,), generator=g)
+    y0 = torch.randint(0, 39, (k,), generator=g)
+    x0 = torch.randint(0, 55, (k,), generator=g)
+    y1 = torch.minimum(y0 + 1 + torch.randint(0, 40, (k,), generator=g), torch.tensor(40))
+    x1 = torch.minimum(x0 + 1 + torch.randint(0, 56, (k,), generator=g), torch.tensor(56))
+    y0[0], y1[0], x0[0], x1[0] = 0, 40, 0, 56  # a whole image
+    y1[1], x1[1] = y0[1] + 1, x0[1] + 1  # one pixel
+    for out in (24, 48):
+        got = crop_resize(images, index, y0, y1, x0, x1, out)
+        for i in range(k):
+            cut = images[index[i] : index[i] + 1, :, y0[i] : y1[i], x0[i] : x1[i]]
+            want = torch.nn.functional.interpolate(cut, size=(out, out), mode="area")[0]
+            torch.testing.assert_close(got[i], want, rtol=1e-5, atol=1e-3)
+    assert crop_resize(images, index[:0], y0[:0], y1[:0], x0[:0], x1[:0], 24).shape == (0, 3, 24, 24)
