@@ -53,3 +53,13 @@ def test_a_run_imports_no_torchvision():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_library_the_ops_fall_back_to_torchvision(monkeypatch):
+    boxes, scores, idxs = _boxes(50, 7)
+    images = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    rois = torch.cat([torch.tensor([0.0, 1])[:, None], boxes[:2] * 0.3], 1)
+    want = (vision_ops.batched_nms(boxes, scores, idxs, 0.5), vision_ops.roi_align(images, rois, (7, 7), 1.0, 2, True))
+    monkeypatch.setattr(vision_ops, "_loaded", lambda: False)
+    assert torch.equal(vision_ops.batched_nms(boxes, scores, idxs, 0.5), want[0])
+    assert torch.equal(vision_ops.roi_align(images, rois, (7, 7), 1.0, 2, True), want[1])
