@@ -14,8 +14,9 @@ to compare the loop's own speed (its seconds per generation).
 The base revision is checked out into a temporary worktree and run from it with the same
 Python and packages; the two arms alternate seed by seed, so a busy machine slows both alike.
 A seed gives the same run in both arms where only the start differs: the script says whether
-their genomes are the same. The current tree's runs share one cache folder for exported models,
-filled by a first run of its own (timed apart, "cold": a machine's first run).
+their genomes are the same. Each arm's runs share a cache folder for exported models (where its
+code keeps them), filled before the timed runs: the current tree's by a first run timed apart
+("cold": a machine's first run), the base's by an untimed one.
 
 Writes benchmarks/results/bench_cli.json (``--name``).
 """
@@ -35,6 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, table, write_json  # noqa: E402
 
+from polyface.runio import readers  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,7 +55,7 @@ def run_cli(code_root: Path, seed: int, out: Path, cache: Path, args) -> dict:
         raise SystemExit(f"{code_root}: seed {seed} failed: {proc.stderr[-2000:]}")
     prof = json.loads((out / "profile.json").read_text())
     sections = {s["section"]: s["seconds"] for s in prof["sections"]}
-    result = json.loads((out / "result.json").read_text())
+    result = readers.read_result(out)
     return {
         "seed": seed,
         "portrait": bool(result.get("portrait")),
@@ -102,6 +105,9 @@ def measure(args, seeds: list[int], tmp: Path, base_root: Path) -> tuple[list[di
     cold = run_cli(ROOT, seeds[0], tmp / "cold", tmp / "cache-current", args)  # fills the current tree's cache
     cold["arm"] = "current, first run (empty cache)"
     print({k: v for k, v in cold.items() if k != "genome"}, flush=True)
+    # Not timed: the base fills its own cache too where it keeps exported models, so that its first
+    # timed run does not pay for the export and the current tree's does not.
+    run_cli(base_root, seeds[0], tmp / "warm-base", tmp / "cache-base", args)
     rows = []
     for r in range(args.rounds):
         for i, seed in enumerate(seeds):
@@ -118,14 +124,12 @@ def measure(args, seeds: list[int], tmp: Path, base_root: Path) -> tuple[list[di
 
 def report(args, rows: list[dict], cold: dict) -> None:
     by = {arm: [r for r in rows if r["arm"] == arm] for arm in ("base", "current")}
-    same = all(
-        a["genome"] == c["genome"] for a in by["base"] for c in by["current"] if (a["seed"], a["round"]) == (c["seed"], c["round"])
-    )
+    pairs = [(rb, rc) for rb in by["base"] for rc in by["current"] if (rb["seed"], rb["round"]) == (rc["seed"], rc["round"])]
+    same = all(rb["genome"] == rc["genome"] for rb, rc in pairs)
     cols = ["arm", "seed", "round", "portrait", "wall s", "evolve s", "outside evolve s", "detectors' start s", "loop s",
             "generations", "s/gen"]  # fmt: skip
     print("\n" + table(sorted(rows, key=lambda r: (r["seed"], r["round"], r["arm"])), cols))
     sums = [summary(by["base"], f"base ({args.base})"), summary(by["current"], "current")]
-    pairs = [(rb, rc) for rb in by["base"] for rc in by["current"] if (rb["seed"], rb["round"]) == (rc["seed"], rc["round"])]
     ratios = [rb["wall s"] / rc["wall s"] for rb, rc in pairs]
     loop_ratios = [rb["s/gen"] / rc["s/gen"] for rb, rc in pairs]
     print("\n" + table(sums, ["arm", "runs", "wall s", "evolve s", "outside evolve s", "detectors' start s", "loop s", "s/gen"]))

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_evolve import VERIFY as SIZES  # noqa: E402  (every size a run verifies, 64-1024 px)
 from common import machine, table, write_json  # noqa: E402
 
 from polyface.detect import crops  # noqa: E402
@@ -30,7 +31,6 @@ from polyface.run import build  # noqa: E402
 from polyface.search.lanes import lane_threads  # noqa: E402
 from polyface.search.timing import Timings  # noqa: E402
 
-SIZES = (64, 96, 128, 192, 256, 384, 512, 768, 1024)
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 ARMS = {"shipped": crops.MATMUL_MAX_PIXELS, "matrix products at every size": 10**12}
 
