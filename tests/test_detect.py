@@ -104,7 +104,7 @@ def test_cascade_depth_says_how_far_an_image_got(astronaut, detector):
     the image: [0, 1/3] at P-Net (its best window's probability over the threshold), [1/3, 2/3]
     at R-Net, [2/3, 1] at O-Net; 1 where a face is found."""
     from polyface.detect.crops import resize_area
-    from polyface.detect.mtcnn import in_powers_of_two
+    from polyface.detect.batching import in_powers_of_two
 
     x = to_batch(_images(astronaut)["face-small"], np.full((96, 96, 3), 128, np.uint8))
     det, depth = detector.detect_depth(x)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from polyface.detect import ort  # noqa: E402
+from polyface.detect import mtcnn, ort  # noqa: E402
 from polyface.detect.blazeface import BlazeFace, blaze_input  # noqa: E402
 from polyface.detect.blazeface_decode import letterbox  # noqa: E402
 from polyface.detect.mtcnn import FaceDetector  # noqa: E402
@@ -119,6 +119,30 @@ def test_onnx_backend_is_deterministic_and_takes_empty_batches(pair, blaze_pair,
     assert torch.equal(first.boxes, again.boxes) and torch.equal(first.probs, again.probs)
     assert onnx_det(images[64][:0]).count.shape == (0,)
     assert blaze_pair[1](images[64][:0]).count.shape == (0,)
+
+
+def test_onnx_crops_run_in_small_unpadded_slices_with_the_same_results(pair, images, monkeypatch):
+    # ONNX Runtime keeps nothing per shape: R-Net and O-Net run on slices of at most ORT_CHUNK
+    # crops (faster: their activations stay in cache), bit for bit what one pass gives.
+    _, onnx_det = pair
+    seen: dict[int, list[int]] = {1: [], 2: []}
+
+    def watch(k, net):
+        return lambda x: seen[k].append(len(x)) or net(x)
+
+    want = onnx_det(images[96], **SEARCH)
+    nets = onnx_det._onnx
+    monkeypatch.setattr(onnx_det, "_onnx", (nets[0], watch(1, nets[1]), watch(2, nets[2])))
+    got = onnx_det(images[96], **SEARCH)
+    crops = sum(seen[2])
+    assert crops > mtcnn.ORT_CHUNK and max(seen[1] + seen[2]) <= mtcnn.ORT_CHUNK
+    monkeypatch.setattr(mtcnn, "ORT_CHUNK", 10**6)
+    seen[2].clear()
+    whole = onnx_det(images[96], **SEARCH)
+    assert seen[2] == [crops]  # one pass, unpadded
+    for field in ("boxes", "probs", "landmarks", "count"):
+        assert torch.equal(getattr(got, field), getattr(whole, field))
+        assert torch.equal(getattr(got, field), getattr(want, field))
 
 
 def test_sessions_keep_no_arena_and_no_plans_per_shape(pair, blaze_pair):

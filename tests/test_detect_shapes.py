@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from polyface.detect import FaceDetector
-from polyface.detect.mtcnn import BUCKET, bucket, in_powers_of_two, padded
+from polyface.detect.batching import BUCKET, bucket, in_powers_of_two, in_slices, padded
 
 from conftest import to_batch
 
@@ -30,6 +30,7 @@ def test_padded_and_split_passes_equal_one_pass(torch_detector, n):
         (torch_detector.rnet, crops24, padded),
         (torch_detector.onet, crops48, padded),
         (torch_detector.pnet, images, in_powers_of_two),
+        (torch_detector.onet, crops48, lambda net, x: in_slices(net, x, 4)),
     ):
         with torch.inference_mode():
             want, got = net(x), split(net, x)

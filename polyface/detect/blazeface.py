@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from polyface.detect.batching import in_slices
 from polyface.detect.blazeface_decode import SCORE_CLIP, anchors, decode, letterbox, weighted_nms
 from polyface.detect.blazeface_net import INPUT_SIZE, WEIGHTS_FILE, load_net
 from polyface.detect.ort import OrtNet, resolve
@@ -90,10 +91,9 @@ class BlazeFace(nn.Module):
         """The network over ``x`` in slices of ``self.chunk`` images on the CPU (their activations
         stay in cache: about 1.7x faster per image than one batch of 56 on 2 cores)."""
         run = self._onnx or self.net
-        if x.device.type != "cpu" or len(x) <= self.chunk:
+        if x.device.type != "cpu":
             return run(x)
-        outs = [run(x[i : i + self.chunk]) for i in range(0, len(x), self.chunk)]
-        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+        return in_slices(run, x, self.chunk)
 
     @torch.inference_mode()
     def raw(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from polyface.detect.vision_ops import batched_nms
 
+from polyface.detect.batching import in_powers_of_two, in_slices, padded
 from polyface.detect.boxes import bbreg, generate_boxes, nms_min, rerec
 from polyface.detect.crops import crop_resize, crops, resize_area
 from polyface.detect.nets import load_nets
@@ -25,38 +26,10 @@ __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 # threads: never. The three small networks ran 0.7-0.8x as fast on onnx with one thread
 # (benchmarks/bench_detect_backends.py), and real runs with two were no faster.
 AUTO_ONNX_THREADS = 0
-BUCKET = 16  # R-Net and O-Net batches are padded to a multiple of this many crops (see ``bucket``)
-
-
-def bucket(n: int) -> int:
-    """The batch size ``n`` crops are padded to: the next multiple of ``BUCKET``. The CPU backend
-    compiles and caches kernels per input shape; the number of boxes changes with every call,
-    and one shape per count grew a run by hundreds of MB."""
-    return max(-(-n // BUCKET), 1) * BUCKET
-
-
-def padded(net, data: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``net(data)`` run on ``data`` zero-padded to ``bucket(len(data))`` images, sliced back."""
-    n = data.shape[0]
-    m = bucket(n)
-    if n and m != n:
-        data = torch.cat([data, data.new_zeros((m - n, *data.shape[1:]))])
-    return tuple(o[:n] for o in net(data))
-
-
-def in_powers_of_two(net, data: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``net(data)`` run on slices of ``data`` whose lengths are the powers of two that sum to
-    its length (21 images: 16, 4, 1), so that a network sees few batch shapes, with no padding."""
-    n, start, outs = data.shape[0], 0, []
-    if n & (n - 1) == 0:  # a power of two, or no image at all
-        return tuple(net(data))
-    for bit in reversed(range(n.bit_length())):
-        if n >> bit & 1:
-            outs.append(net(data[start : start + (1 << bit)]))
-            start += 1 << bit
-    return tuple(torch.cat(parts) for parts in zip(*outs))
-
-
+# R-Net and O-Net crops per ONNX Runtime call, unpadded: two lanes ran O-Net 1.35x and R-Net
+# 1.2x as fast so as in batches padded to 16 crops, with the same outputs bit for bit
+# (benchmarks/bench_net_slices.py).
+ORT_CHUNK = 8
 def _best_per_image(score: torch.Tensor, inds: torch.Tensor, b: int, boxes: torch.Tensor, side: float) -> torch.Tensor:
     """(B,) the highest of ``score`` (K,) among each image's windows whose ``boxes`` (K,4+) are
     at least ``side`` px wide (0 where it has none)."""
@@ -112,6 +85,13 @@ class FaceDetector(nn.Module):
     def nets(self) -> tuple:
         """P-Net, R-Net and O-Net as this detector runs them (torch modules or ONNX Runtime networks)."""
         return self._onnx or (self.pnet, self.rnet, self.onet)
+
+    def _crops_net(self, k: int, data: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """R-Net (``k`` = 1) or O-Net (2) on ``data``: on torch padded to few batch shapes, on
+        ONNX Runtime in small unpadded slices (``polyface.detect.batching``)."""
+        if self._onnx is not None:
+            return in_slices(self._onnx[k], data, ORT_CHUNK)
+        return padded((self.pnet, self.rnet, self.onet)[k], data)
 
     @property
     def device(self) -> torch.device:
@@ -230,7 +210,7 @@ class FaceDetector(nn.Module):
         their image index and each image's best R-Net probability of a box at least ``side`` px (B,)."""
         data, keep = crops(imgs, boxes, inds, 24)
         boxes, inds = boxes[keep], inds[keep]
-        reg, logits = padded(self.nets()[1], data)
+        reg, logits = self._crops_net(1, data)
         score = torch.softmax(logits, dim=1)[:, 1]
         best = _best_per_image(score, inds, imgs.shape[0], boxes, side)
         ok = score > th
@@ -250,7 +230,7 @@ class FaceDetector(nn.Module):
         """
         data, keep = crops(imgs, boxes, inds, 48)
         boxes, inds = boxes[keep], inds[keep]
-        reg, marks, logits = padded(self.nets()[2], data)
+        reg, marks, logits = self._crops_net(2, data)
         score = torch.softmax(logits, dim=1)[:, 1]
         best = _best_per_image(score, inds, imgs.shape[0], boxes, side)
         ok = score > th
@@ -274,5 +254,5 @@ class FaceDetector(nn.Module):
         """
         imgs = images.to(self.device, torch.float32) * 255.0
         data = resize_area(imgs, (48, 48))
-        _, _, logits = padded(self.nets()[2], (data - 127.5) * 0.0078125)
+        _, _, logits = self._crops_net(2, (data - 127.5) * 0.0078125)
         return logits[:, 1] - logits[:, 0]
