@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from polyface.detect.blazeface import BlazeFace
-from polyface.detect.blazeface_decode import letterbox
+from polyface.detect.blazeface_decode import _resize_axis, _taps, letterbox
 from polyface.detect.blazeface_net import WEIGHTS_FILE, WeightsError, load_net, read_weights
 from polyface.genome import random_genome
 from polyface.render.cairo import render_batch
@@ -178,6 +178,17 @@ def test_letterbox_resizes_as_opencv_warp_does(h, w, astronaut):
     got = (x[0].permute(1, 2, 0).numpy() + 1.0) * 127.5
     diff = np.abs(got - want.astype(np.float32))
     assert diff.max() <= 1.01 and diff.mean() < 0.01
+
+
+def test_letterbox_skips_the_identity_resize_with_the_same_values():
+    # A 128 px image needs no resize (weights 1 and 0): the skip must give what the two passes
+    # give, bit for bit, on floats that are not 8-bit levels (robust scoring's shifted copies).
+    x = torch.rand(4, 3, 128, 128, generator=torch.Generator().manual_seed(3))
+    taps = _taps(128, 0.0, 128.0, x.device)
+    full = _resize_axis(_resize_axis(x, 2, taps).transpose(2, 3), 2, taps).transpose(2, 3)
+    want = torch.floor(full.clamp(0.0, 1.0) * 255.0 + 0.501) * (2.0 / 255.0) - 1.0
+    got, box = letterbox(x)
+    assert torch.equal(got, want) and box == (0.0, 0.0, 128.0)
 
 
 def test_same_results_on_every_device(device, faces64):

@@ -64,8 +64,11 @@ def letterbox(images: torch.Tensor) -> tuple[torch.Tensor, Letterbox]:
     _, _, h, w = images.shape
     span = float(max(h, w))
     box = Letterbox((w - span) / 2.0, (h - span) / 2.0, span)
-    x = _resize_axis(images, 2, _taps(h, box.y0, span, images.device))
-    x = _resize_axis(x.transpose(2, 3), 2, _taps(w, box.x0, span, images.device)).transpose(2, 3)  # rows: faster
+    if h == w == SIZE:  # the resize is the identity (weights 1 and 0): skip its passes, same values
+        x = images
+    else:
+        x = _resize_axis(images, 2, _taps(h, box.y0, span, images.device))
+        x = _resize_axis(x.transpose(2, 3), 2, _taps(w, box.x0, span, images.device)).transpose(2, 3)  # rows: faster
     x = torch.floor(x.clamp(0.0, 1.0) * 255.0 + 0.501) * (2.0 / 255.0) - 1.0
     return x, box
 
