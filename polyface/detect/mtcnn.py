@@ -26,8 +26,8 @@ __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 # threads: never. The three small networks ran 0.7-0.8x as fast on onnx with one thread
 # (benchmarks/bench_detect_backends.py), and real runs with two were no faster.
 AUTO_ONNX_THREADS = 0
-# R-Net and O-Net crops per ONNX Runtime call, unpadded: two lanes ran O-Net 1.35x and R-Net
-# 1.2x as fast so as in batches padded to 16 crops, with the same outputs bit for bit
+# R-Net and O-Net crops per ONNX Runtime call, unpadded: two lanes ran O-Net 1.41x and R-Net
+# 1.17x as fast so as in batches padded to 16 crops, with the same outputs bit for bit
 # (benchmarks/bench_net_slices.py).
 ORT_CHUNK = 8
 def _best_per_image(score: torch.Tensor, inds: torch.Tensor, b: int, boxes: torch.Tensor, side: float) -> torch.Tensor:
