@@ -23,7 +23,7 @@ from polyface.cli_support import (
     click_type,
 )
 from polyface.config import FIELDS
-from polyface.interrupt import deferred, quiet_exit
+from polyface.interrupt import deferred, preload, quiet_exit
 from polyface.runio.progress import ProgressLine
 
 # ProgressLine moved to polyface.runio.progress; UserError, click_type and the group to cli_support.
@@ -119,6 +119,8 @@ def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) ->
     with deferred():  # a Ctrl-C inside a native extension's import would abort, not exit 130
         import polyface.run as run
         from polyface.runio.live import LivePage
+
+        preload("onnxruntime", "cv2")  # the detectors import them when they are built
 
     hooks = [] if quiet else [ProgressLine()]
     page = LivePage(port, open_browser, click.echo) if live or open_browser else None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from polyface.interrupt import EXIT_INTERRUPTED  # one source of truth; cli.py reads it here too
+from polyface.interrupt import EXIT_INTERRUPTED, by_ctrl_c  # one source of truth; cli.py reads it here too
 from polyface.limits import Spec
 
 EXIT_USAGE = 2
@@ -136,6 +136,9 @@ class PolyfaceGroup(click.Group):
             if isinstance(e, errors):
                 click.echo(f"polyface: error: {one_line(e)}", err=True)
                 return EXIT_USAGE
+            if by_ctrl_c(e):  # a Ctrl-C that a library raised again as its own error
+                click.echo("polyface: interrupted", err=True)
+                return EXIT_INTERRUPTED
             if isinstance(e, OSError):  # a genuine I/O failure while working: one line, exit 1
                 where = f"{quote(e.filename)}: " if e.filename else ""
                 click.echo(f"polyface: error: {one_line(where + (e.strerror or str(e)))}", err=True)

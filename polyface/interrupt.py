@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import signal
 import sys
@@ -33,3 +35,25 @@ def deferred():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def preload(*names: str) -> None:
+    """Import the installed ones of the native extensions ``names`` now, inside ``deferred``: the
+    library imports them lazily, at a moment when a Ctrl-C would land inside their initialisation
+    (ONNX Runtime turns it into an ImportError)."""
+    for name in names:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+
+
+def by_ctrl_c(error: BaseException) -> bool:
+    """True when ``error`` was raised because of a Ctrl-C: a library that caught the
+    KeyboardInterrupt and raised its own error from it (its cause or context, at any depth)."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False

@@ -223,6 +223,45 @@ def test_ctrl_c_while_the_command_line_is_imported_exits_130_quietly():
     assert proc.returncode == 130 and proc.stderr.strip() == "polyface: interrupted"
 
 
+NATIVE_FIRST = """
+import sys
+import polyface.run as run
+def evolve(cfg, **kwargs):
+    print(",".join(m for m in ("onnxruntime", "cv2") if m in sys.modules), flush=True)
+    raise SystemExit(0)
+run.evolve = evolve
+from polyface.entry import main
+main(["evolve", "--quiet", "--seed", "1"])
+"""
+
+
+def test_evolve_imports_the_native_extensions_while_ctrl_c_is_held():
+    """ONNX Runtime turns a Ctrl-C during its initialisation into an ImportError: evolve imports
+    it (and OpenCV) in its held block, before the run builds the detectors that use them."""
+    proc = subprocess.run([sys.executable, "-c", NATIVE_FIRST], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "onnxruntime,cv2"
+
+
+WRAPPED_CTRL_C = """
+import polyface.run as run
+def evolve(cfg, **kwargs):
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as e:
+        raise ImportError("initialization failed") from e
+run.evolve = evolve
+from polyface.entry import main
+main(["evolve", "--quiet", "--seed", "1"])
+"""
+
+
+def test_a_ctrl_c_a_library_raises_again_as_its_own_error_exits_130_quietly():
+    proc = subprocess.run([sys.executable, "-c", WRAPPED_CTRL_C], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 130 and proc.stderr.strip() == "polyface: interrupted"
+
+
 @pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0, 5.0])
 def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path, delay):
     cmd = [sys.executable, "-m", "polyface", "evolve", "--quiet", "--seed", "1", "--max-generations", "2000",
