@@ -30,6 +30,8 @@ AUTO_ONNX_THREADS = 0
 # 1.17x as fast so as in batches padded to 16 crops, with the same outputs bit for bit
 # (benchmarks/bench_net_slices.py).
 ORT_CHUNK = 8
+
+
 def _best_per_image(score: torch.Tensor, inds: torch.Tensor, b: int, boxes: torch.Tensor, side: float) -> torch.Tensor:
     """(B,) the highest of ``score`` (K,) among each image's windows whose ``boxes`` (K,4+) are
     at least ``side`` px wide (0 where it has none)."""
@@ -89,9 +91,8 @@ class FaceDetector(nn.Module):
     def _crops_net(self, k: int, data: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """R-Net (``k`` = 1) or O-Net (2) on ``data``: on torch padded to few batch shapes, on
         ONNX Runtime in small unpadded slices (``polyface.detect.batching``)."""
-        if self._onnx is not None:
-            return in_slices(self._onnx[k], data, ORT_CHUNK)
-        return padded((self.pnet, self.rnet, self.onet)[k], data)
+        net = self.nets()[k]
+        return in_slices(net, data, ORT_CHUNK) if self._onnx is not None else padded(net, data)
 
     @property
     def device(self) -> torch.device:
