@@ -11,8 +11,9 @@ of the whole process tree (this process and its scoring workers, PSS sampled eve
 the RSS sum, which counts shared library pages once per process, beside it).
 Then: the problem's own throughput on random batches of a generation's size (and the ratio
 of the real-run rate to it), and on the first seed's own batches, scored again in order (the
-ratio of that run's rate to it: the share of the run the problem's scoring takes), ``polyface gallery`` on the whole machine (portraits per hour), and the
-Pareidoloop-faithful hill climb on a few seeds. Prints tables with each target and
+ratio of that run's rate to it: the share of the run the problem's scoring takes);
+``polyface gallery`` on the whole machine (portraits per hour); and the Pareidoloop-faithful
+hill climb on a few seeds. Prints tables with each target and
 pass/fail; writes benchmarks/results/bench_evolve.json.
 """
 
@@ -39,8 +40,8 @@ from polyface.genome import random_genome  # noqa: E402
 from polyface.placement import n_lanes, n_workers, pick_device  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
 from polyface.run import build, evolve  # noqa: E402
-from polyface.search.problem import PortraitProblem  # noqa: E402
 from polyface.search.lanes import lane_threads  # noqa: E402
+from polyface.search.problem import PortraitProblem  # noqa: E402
 from polyface.search.workers import WorkerPool  # noqa: E402
 
 VERIFY = (64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -118,8 +119,8 @@ def evals_per_second(preset: str, seconds: float = 8.0, batch: int = 0) -> dict:
 
 @contextmanager
 def recording(batches: list):
-    """Every batch that runs in the block ask their problem to score, appended to ``batches``
-    as (genomes, top_k)."""
+    """Every batch a run inside the block asks its problem to score, appended to ``batches`` as
+    (genomes, top_k)."""
     evaluate = PortraitProblem.evaluate
 
     def record(self, genomes, top_k=None):
@@ -211,8 +212,9 @@ def measure(args, tmp: Path) -> None:
         for seed in list(seeds)[: args.baseline_seeds]:
             base_runs.append(real_run(hc.replace(seed=seed), tmp / f"base-{seed}"))
     throughput = evals_per_second(args.preset, args.throughput_seconds)
-    throughput["replayed evals/s"] = round(replayed_rate(args.preset, batches))
-    throughput["replayed seed"] = seeds[0]
+    if batches:  # none with --seeds 0
+        throughput["replayed evals/s"] = round(replayed_rate(args.preset, batches))
+        throughput["replayed seed"] = seeds[0]
     gallery = None
     if args.gallery_seeds and not args.throughput_only:
         gallery = gallery_rate(args.preset, args.gallery_seeds, args.gallery_limit, tmp / "gallery")
