@@ -40,7 +40,7 @@ from polyface.genome import random_genome  # noqa: E402
 from polyface.placement import n_lanes, n_workers, pick_device  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
 from polyface.run import build, evolve  # noqa: E402
-from polyface.search.lanes import lane_threads  # noqa: E402
+from polyface.detect.lanes import lane_threads  # noqa: E402
 from polyface.search.problem import PortraitProblem  # noqa: E402
 from polyface.search.workers import WorkerPool  # noqa: E402
 

@@ -28,7 +28,7 @@ from polyface.genome_file import load_genome  # noqa: E402
 from polyface.placement import n_lanes, pick_device  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
 from polyface.run import build  # noqa: E402
-from polyface.search.lanes import lane_threads  # noqa: E402
+from polyface.detect.lanes import lane_threads  # noqa: E402
 from polyface.search.timing import Timings  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

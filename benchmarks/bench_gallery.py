@@ -4,7 +4,7 @@
 
 Each configuration runs the same seeds (0..N-1) into a fresh folder, one seed per worker at a
 time. The local engine gives each seed cores / workers threads: one worker runs a seed with a
-lane per core (``polyface.search.lanes``), two workers one thread each; a Ray worker is one core.
+lane per core (``polyface.detect.lanes``), two workers one thread each; a Ray worker is one core.
 ``--engine ray`` starts a local Ray instance with as many CPUs as workers; its start-up
 (``ray.init``) and shutdown are timed apart from the gallery. Prints a table and writes
 benchmarks/results/bench_gallery.json (after every configuration, so a cut-short run keeps

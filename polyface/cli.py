@@ -163,40 +163,34 @@ def show(run_dir, port, open_browser) -> None:
 @cli.command()
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
-@click.option("--min-box", type=click_type(limits.MIN_BOX), default=0.5, show_default=True, help=limits.MIN_BOX.help)
-@click.option("--face-margin", type=click_type(limits.FACE_MARGIN), default=limits.NO_MARGIN, show_default=True,
-              help=limits.FACE_MARGIN.help)
+@click.option("--preset", default="default", show_default=True, help="The preset whose judge scores (members and rule).")
+@click.option("--min-box", type=click_type(limits.MIN_BOX), help=limits.MIN_BOX.help + " (default: the preset's)")
+@click.option("--face-margin", type=click_type(limits.FACE_MARGIN), help=limits.FACE_MARGIN.help + " (default: the preset's)")
 @click.option("--device", type=_field("device"), default="cpu", show_default=True, help="Where to score.")
-def score(images, as_json, min_box, face_margin, device) -> None:
-    """Detect faces in IMAGES: MTCNN's faces and portrait rule, and each other detector's verdict
-    (BlazeFace, the mean-face correlation, and OpenCV's Haar cascade when it is installed)."""
-    from polyface.detect import BlazeFace, FaceDetector
-    from polyface.prior import FacePrior
+def score(images, as_json, preset, min_box, face_margin, device) -> None:
+    """Judge IMAGES as the final check judges a portrait: MTCNN's faces, each member's yes or no
+    (MTCNN, and BlazeFace, the mean-face prior and the Haar cascade where the preset has them),
+    and PORTRAIT where every member says yes."""
+    from polyface.judge.judge import judge_for
     from polyface.placement import pick_device
+    from polyface.preset import load_preset
     from polyface.score import load_image, score_images
 
+    cfg = load_preset(preset)
+    cfg = cfg.replace(**{k: v for k, v in (("min_box", min_box), ("face_margin", face_margin)) if v is not None})
     torch_device = pick_device(device)
     for p in images:  # fail before any work on a bad file
         load_image(p)
-    det = FaceDetector(device=torch_device)
-    members = {"blazeface": BlazeFace(device=torch_device), "prior": FacePrior(torch_device)}
-    try:
-        from polyface.detect.haar import HaarDepth, HaarUnavailable
-
-        members["haar"] = HaarDepth(min_box)
-    except HaarUnavailable:
-        pass  # OpenCV is optional: the Haar verdict is left out
-    for s in score_images(list(images), det, min_box, members, face_margin):
+    for s in score_images(list(images), judge_for(cfg, torch_device)):
         if as_json:
             click.echo(json.dumps(s.to_dict()))
             continue
         faces = "; ".join(f"box {f['box']} p {f['prob']:.4f}" for f in s.faces) or "no faces"
         click.echo(f"{s.path}: {'PORTRAIT' if s.portrait else 'not a portrait'} ({faces})")
-        for name, v in s.detectors.items():
-            if name == "prior":
-                click.echo(f"  mean-face correlation {v['correlation']:+.3f}")
-            else:
-                click.echo(f"  {name:9s} {'yes' if v['portrait'] else 'no'}" + (f" (p {v['prob']:.4f})" if "prob" in v else ""))
+        for v in s.detectors.values():
+            extra = [f"p {v['faces'][0]['prob']:.4f}"] if v.get("faces") else []
+            extra += [f"{k} {v[k]:+.3f}" for k in ("correlation",) if k in v]
+            click.echo(f"  {v['label']:16s} {'yes' if v['portrait'] else 'no'}" + (f" ({', '.join(extra)})" if extra else ""))
 
 
 @cli.command()

@@ -93,7 +93,6 @@ class Config:
     # machine
     device: str = "auto"
     threads: int = 0
-    workers: int = 0
     profile: bool = False  # write profile.json: where the run's time went
 
     def replace(self, **changes: Any) -> Config:
@@ -160,7 +159,6 @@ FIELDS: dict[str, Spec] = {
     "gif": Spec(bool),
     "device": Spec(str, choices=("auto", "cpu", "cuda", "mps")),
     "threads": limits.THREADS,
-    "workers": limits.WORKERS,
     "profile": Spec(bool),
 }
 

@@ -1,4 +1,4 @@
-"""Where a run's work runs: the device, the scoring processes and the lanes in this one."""
+"""Where a run's work runs: the device, and the lanes that split each batch in this process."""
 
 from __future__ import annotations
 
@@ -27,21 +27,11 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def n_workers(cfg: Config, device: torch.device) -> int:
-    """Scoring processes: ``cfg.workers``, else one. On the 2-core box one process with torch's
-    two threads scored 222 candidates/s of the default, two single-thread workers 185/s and
-    one single-thread process 142/s (same seed, side by side); one process also needs half the
-    memory."""
-    if device.type != "cpu":
-        return 1
-    return cfg.workers or 1
-
-
 def n_lanes(cfg: Config, device: torch.device) -> int:
-    """Threads that split each batch's detector work in this process (``search.lanes``): one
-    per torch thread on the CPU with one scoring process and ONNX Runtime installed, each lane
-    running the networks on it with one thread; 1 otherwise (a GPU, worker processes of one
-    thread each, or torch alone: its lanes were no faster than its own two threads)."""
-    if device.type != "cpu" or n_workers(cfg, device) > 1 or not ort.available():
+    """Threads that split each batch's detector work in this process (``detect.lanes``): one
+    per torch thread on the CPU with ONNX Runtime installed, each lane running the networks on
+    it with one thread; 1 otherwise (a GPU, or torch alone: its lanes were no faster than its
+    own two threads)."""
+    if device.type != "cpu" or not ort.available():
         return 1
     return torch.get_num_threads()

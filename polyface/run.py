@@ -15,11 +15,10 @@ import torch
 from polyface import validate
 from polyface._version import __version__
 from polyface.config import Config, apply, parse_colour, to_toml
-from polyface.detect import ort
 from polyface.detect.mtcnn import FaceDetector
 from polyface.face_layout import layout_genome, oval_scale
 from polyface.genome import palette_rgb, random_genome
-from polyface.placement import n_lanes, n_workers, pick_device
+from polyface.placement import n_lanes, pick_device
 from polyface.runio import readers
 from polyface.runio.gif import GifHook
 from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
@@ -28,18 +27,13 @@ from polyface.runio.plot import ScorePlot
 from polyface.search.augment import AugmentSettings
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings, confined, oval_axes
+from polyface.judge.judge import judge_for, verify_sizes
 from polyface.prior import face_tones
-from polyface.search.lanes import lane_threads
+from polyface.detect.lanes import lane_threads
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings
-from polyface.search.workers import WorkerPool
 
-MAX_VERIFY = 1024
-# With worker processes: how many first generations this process scores itself while they start.
-# 0: wait for them. Scoring here meanwhile measured no faster on 2 shared cores (bench_levers.py:
-# three processes on two cores, this one with torch's 2 threads), so the run waits.
-LOCAL_BATCHES = 0
 
 
 def with_seed(cfg: Config) -> Config:
@@ -50,11 +44,6 @@ def with_seed(cfg: Config) -> Config:
 def default_out(cfg: Config, root: Path = Path("outputs")) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return root / f"{stamp}-{cfg.preset}-s{cfg.seed}"
-
-
-def verify_sizes(cfg: Config) -> tuple[int, ...]:
-    """Sizes at which the final portrait must pass: working size, preset sizes, output size (<= 1024)."""
-    return tuple(sorted({cfg.work_size, *cfg.verify_sizes, min(cfg.size, MAX_VERIFY)}))
 
 
 def mutation_settings(cfg: Config) -> MutationSettings:
@@ -77,11 +66,7 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     device = device or pick_device(cfg.device)
     root = np.random.SeedSequence(cfg.seed)
     init_seq, strat_seq, prob_seq = root.spawn(3)
-    # In lanes the networks run on ONNX Runtime (it takes the GIL once a pass, not once an op:
-    # bench_lanes.py); the final check stays on torch, the reference, with all the lanes' threads.
-    onnx = lanes > 1 and ort.available()
-    detector = detector or FaceDetector(device=device, backend="onnx" if onnx else "auto")
-    accept = FaceDetector(device=device, backend="torch") if onnx else None
+    judge = judge_for(cfg, device, lanes, detector)
     aug = None
     if cfg.augment:
         aug = AugmentSettings(
@@ -93,21 +78,12 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
             colour=cfg.augment_colour,
         )
     problem = PortraitProblem(
-        detector,
+        judge,
         work_size=cfg.work_size,
         search_sizes=cfg.search_sizes,
-        thresholds=cfg.search_thresholds,
-        min_box=cfg.min_box,
-        face_margin=cfg.face_margin,
-        target=cfg.target,
         augment=aug,
         rng=np.random.default_rng(prob_seq),
-        landmark_weight=cfg.landmarks,
-        blazeface=cfg.blazeface,
-        haar=cfg.haar,
-        prior=cfg.prior,
-        accept_detector=accept,
-        lanes=lanes,
+        device=device,
     )
     ms = mutation_settings(cfg)
     init_rng = np.random.default_rng(init_seq)
@@ -213,7 +189,7 @@ def _run(
     result.extra["config"] = cfg
     if timings.enabled:
         result.extra["profile"] = write_profile(
-            timings, timings.clock() - start, result, n_workers(cfg, device), folder, lanes
+            timings, timings.clock() - start, result, folder, lanes
         )
     return result
 
@@ -250,22 +226,16 @@ def _search(
         if cfg.gif:
             all_hooks.append(GifHook(folder))  # after the run folder has written its last frame
     stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit, cfg.polish)
-    workers = n_workers(cfg, device)
     if timings.enabled:  # the loop is timed from outside: its strategy, problem and hooks
         problem.timings = timings
         strategy = TimedStrategy(strategy, timings)
         all_hooks = [TimedHook(h, timings) for h in all_hooks]
     try:
-        if workers > 1:  # inside the try: Ctrl-C while the workers start still closes them
-            with timings.section("start: worker processes"):
-                pool = WorkerPool(workers, problem.settings, profile=cfg.profile, wait=False)
-                problem.use_pool(pool, local_batches=LOCAL_BATCHES)
         result = run_loop(
             strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every, contrast=cfg.contrast
         )
     finally:
-        with timings.section("stop: worker processes"):
-            problem.close()
+        problem.close()
     return result
 
 

@@ -1,4 +1,4 @@
-"""Score image files with the face detector: the faces found and the portrait verdict."""
+"""Score image files with the judge: the faces found, each member's verdict and the portrait verdict."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polyface import fitness, validate
-from polyface.detect.mtcnn import Detections, FaceDetector
+from polyface import validate
+from polyface.judge.judge import Judge
 
 MAX_PIXELS = 8192 * 8192
 MAX_IMAGE_BYTES = 512 * 1024 * 1024  # an uncompressed 8192x8192 RGBA BMP is 256 MiB
@@ -28,7 +28,7 @@ class ImageScore:
     faces: list[dict]
     best_prob: float
     portrait: bool
-    detectors: dict = field(default_factory=dict)  # name -> that detector's verdict
+    detectors: dict = field(default_factory=dict)  # member name -> its verdict (``Judge.report``)
 
     def to_dict(self) -> dict:
         return {
@@ -79,59 +79,26 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{shown}: not a readable image ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
 
 
-def member_votes(
-    x: torch.Tensor, det: Detections, members: dict, min_box: float, face_margin: float = fitness.NO_MARGIN
-) -> dict[str, dict]:
-    """Each ensemble member's verdict on one image (1,3,H,W) whose MTCNN detections are ``det``:
-    BlazeFace's portrait rule (on the image area-averaged to its 128 px input), the mean-face
-    correlation in MTCNN's box, and the whole Haar cascade, for those in ``members`` (name -> module)."""
-    from polyface.detect.blazeface import blaze_input
-
-    out = {}
-    if "blazeface" in members:
-        b = members["blazeface"](blaze_input(x))
-        out["blazeface"] = {
-            "portrait": bool(fitness.portrait_rule(b, min_box, face_margin)[0]),
-            "prob": round(float(b.best_prob[0]), 6),
-            "faces": int(b.count[0]),
-        }
-    if "prior" in members:
-        corr = float(members["prior"](x, det.best_box)[0]) if int(det.count[0]) else 0.0
-        out["prior"] = {"correlation": round(corr, 4)}
-    if "haar" in members:
-        out["haar"] = {"portrait": bool(members["haar"].found(x)[0])}
-    return out
-
-
-def score_images(
-    paths: list[str | Path],
-    detector: FaceDetector,
-    min_box: float = 0.5,
-    members: dict | None = None,
-    face_margin: float = fitness.NO_MARGIN,
-) -> list[ImageScore]:
-    """Detect faces in each image and apply the portrait rule; with ``members`` (see
-    ``member_votes``) each other detector's verdict too."""
+def score_images(paths: list[str | Path], judge: Judge) -> list[ImageScore]:
+    """Each image as the judge sees it in the final check: MTCNN's faces, every member's verdict
+    (``Judge.report``) and the portrait verdict, which every member must give."""
     out = []
     for p in paths:
         img = load_image(p)
         x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255.0)
-        det = detector(x)
-        boxes, probs, _ = det.for_image(0)
+        report = judge.report(x)
+        h, w = img.shape[:2]
         faces = [
-            {"box": [round(float(v), 2) for v in b], "prob": round(float(pr), 6)}
-            for b, pr in zip(boxes.tolist(), probs.tolist())
+            {"box": [round(v * s, 2) for v, s in zip(f["box"], (w, h, w, h))], "prob": f["prob"]}
+            for f in report["mtcnn"]["faces"]
         ]
-        passes = bool(fitness.portrait_rule(det, min_box, face_margin)[0])
-        votes = {"mtcnn": {"portrait": passes, "prob": round(float(det.best_prob[0]), 6), "faces": int(det.count[0])}}
-        votes.update(member_votes(x, det, members or {}, min_box, face_margin))
         out.append(
             ImageScore(
                 path=str(p),
                 faces=faces,
-                best_prob=round(float(det.best_prob[0]), 6),
-                portrait=votes["mtcnn"]["portrait"],
-                detectors=votes,
+                best_prob=faces[0]["prob"] if faces else 0.0,
+                portrait=all(r["portrait"] for r in report.values()),
+                detectors=report,
             )
         )
     return out

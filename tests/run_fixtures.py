@@ -12,7 +12,7 @@ from polyface.preset import load_preset
 
 def small(**kw):
     base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
-                frame_size=48, verify_sizes=(48,), max_generations=30, threads=2, workers=1)
+                frame_size=48, verify_sizes=(48,), max_generations=30, threads=2)
     base.update(kw)
     return load_preset("default").replace(**base)
 

@@ -3,12 +3,13 @@
 import numpy as np
 import torch
 
-from polyface import fitness
+from polyface.judge import rule, score
 from polyface.detect import FaceDetector
 from polyface.genome import random_genome
 from polyface.render.cairo import render_batch
 from polyface.search.augment import AugmentSettings, augment
-from polyface.search.problem import DEPTH_SIDE, PortraitProblem
+from polyface.judge.slack import SEARCH
+from problems import portrait_problem
 
 
 def _images(n=5, size=64):
@@ -48,14 +49,14 @@ def test_score_is_the_mean_over_copies_on_a_fixed_batch():
     genomes = [random_genome(rng, 20, 5) for _ in range(6)]
     det = FaceDetector()
     s = AugmentSettings(copies=3)
-    problem = PortraitProblem(det, work_size=64, search_sizes=(), augment=s, landmark_weight=0.5)
+    problem = portrait_problem(det, work_size=64, search_sizes=(), augment=s, landmarks=0.5)
     got = problem.score_batch(genomes, seed=11)
 
     images = augment(render_batch(genomes, 64, antialias=False), s, torch.Generator().manual_seed(11))
     d, depth = det.detect_depth(
-        images, thresholds=problem.thresholds, skip_below=0.5 * problem.min_box * 64,
-        depth_side=DEPTH_SIDE * problem.min_box * 64,
+        images, thresholds=SEARCH.thresholds, skip_below=SEARCH.skip_below * 0.5 * 64,
+        depth_side=SEARCH.depth_side * 0.5 * 64,
     )
     logit = torch.where(d.count == 0, det.onet_logit(images), torch.zeros(len(images)))
-    each = fitness.tiered_score(d, logit, problem.min_box, 0.5, depth=depth).view(3, 6)
+    each = score.mtcnn_tier(d, logit, 0.5, 0.5, depth=depth).view(3, 6)
     np.testing.assert_allclose(got.scores, each.mean(0).double().numpy(), atol=1e-6)

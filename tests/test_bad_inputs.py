@@ -245,6 +245,8 @@ IMAGE_CASES = [
          {"ok.png": png_bytes(32, 32)},
          marks=(pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present"),)),
     Case("score-no-images", ["score"], ("IMAGES",)),
+    Case("score-preset-unknown", ["score", "ok.png", "--preset", "nope"], ("nope", "no such built-in preset"),
+         {"ok.png": png_bytes(32, 32)}),
 ]
 
 

@@ -16,7 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyface import fitness
+from polyface.judge import rule, score
 from polyface.genome_json import from_dict
 from polyface.preset import load_preset
 from polyface.run import build, mutation_settings
@@ -35,12 +35,12 @@ def _case(draw, n_sizes: int, copies: int, b: int) -> tuple[torch.Tensor, torch.
     pre = torch.tensor(draw(st.lists(tier, min_size=n_sizes * copies * b, max_size=n_sizes * copies * b)))
     gate = torch.tensor(draw(st.lists(st.floats(1.0, 3.0, width=32), min_size=pre.numel(), max_size=pre.numel())))
     pre = pre.view(n_sizes, copies, b)
-    post = torch.where(pre >= fitness.PASS_TIER, torch.minimum(pre, gate.view_as(pre)), pre)
+    post = torch.where(pre >= score.PASS_TIER, torch.minimum(pre, gate.view_as(pre)), pre)
     return pre, post
 
 
 def _exact(post: torch.Tensor) -> torch.Tensor:
-    return fitness.combine_sizes(list(post.mean(1)))
+    return score.combine_sizes(list(post.mean(1)))
 
 
 def _partial(pre, post, stages_known):
@@ -51,7 +51,7 @@ def _partial(pre, post, stages_known):
         for s in range(pre.shape[0]):
             if n > 2 * s:
                 p[s, :, i] = pre[s, :, i]
-                q[s, :, i] = torch.where(pre[s, :, i] < fitness.PASS_TIER, pre[s, :, i], NAN)
+                q[s, :, i] = torch.where(pre[s, :, i] < score.PASS_TIER, pre[s, :, i], NAN)
             if n > 2 * s + 1:
                 q[s, :, i] = post[s, :, i]
     return p, q
@@ -80,7 +80,7 @@ def _drive(pre, post, top_k):
             q[s][:, idx] = post[s][:, idx]
         else:
             p[s][:, idx] = pre[s][:, idx]
-            q[s][:, idx] = torch.where(pre[s][:, idx] < fitness.PASS_TIER, pre[s][:, idx], NAN)
+            q[s][:, idx] = torch.where(pre[s][:, idx] < score.PASS_TIER, pre[s][:, idx], NAN)
         runs += idx.numel()
     return bounds.upper(p, q), bounds.settled(q), runs
 
@@ -143,7 +143,7 @@ def test_the_loop_seeks_the_best_first_only_while_polishing(polishing):
     class Keeps4:
         selects = 4
 
-    full = fitness.full_pass_score(3)
+    full = score.full_pass_score(3)
     rejects = Rejects()
     assert contenders(Keeps4(), full, rejects, batch, full) == 4
     rejects.add(batch[0])

@@ -130,9 +130,14 @@ def test_score_tells_an_mtcnn_only_portrait_from_an_ensemble_one(tmp_path: Path)
     for name in ("mtcnn_only", "ensemble"):
         pngs.append(tmp_path / f"{name}.png")
         ok(["render", data / f"genome_{name}.json", "--size", "128", "-o", pngs[-1]])
-    first, second = (json.loads(line) for line in ok(["score", "--json", *pngs]).stdout.splitlines())
+    # Without the default's frame (``--face-margin -1``): MTCNN accepts both, BlazeFace only the
+    # second, and a portrait needs every member of the judge.
+    lines = ok(["score", "--json", "--face-margin", "-1", *pngs]).stdout.splitlines()
+    first, second = (json.loads(line) for line in lines)
     assert first["detectors"]["mtcnn"]["portrait"] and not first["detectors"]["blazeface"]["portrait"]
+    assert not first["portrait"]
     assert second["detectors"]["mtcnn"]["portrait"] and second["detectors"]["blazeface"]["portrait"]
+    assert list(second["detectors"]) == ["mtcnn", "blazeface", "prior", "haar"]
 
 
 def test_score_text_output(face_crop: np.ndarray, tmp_path: Path) -> None:

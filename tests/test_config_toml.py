@@ -42,7 +42,7 @@ def test_config_toml_reads_back_as_the_same_settings(tmp_path_factory, cfg):
 def test_a_run_runs_again_from_its_config_toml(tmp_path, monkeypatch):
     cfg = load_preset("default").replace(
         seed=4, work_size=48, search_sizes=(), polygons=12, population=6, elites=2, size=64, frame_size=32,
-        verify_sizes=(48,), max_generations=3, threads=2, workers=1, description="a\rb\u0001c \"q\" \\",
+        verify_sizes=(48,), max_generations=3, threads=2, description="a\rb\u0001c \"q\" \\",
     )
     first = evolve(cfg, out=tmp_path / "first", checkpoint_every=0)
     header = (tmp_path / "first" / "config.toml").read_text().splitlines()[0]

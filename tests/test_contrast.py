@@ -14,7 +14,8 @@ from polyface.genome_json import from_dict
 from polyface.render.cairo import render_batch
 from polyface.search.contrast import CONTRAST_STEP, contrast_steps, stretch_portrait
 from polyface.search.loop import StopRules, run_loop
-from polyface.search.problem import PortraitProblem, Verdict
+from polyface.judge.judge import Verdict
+from problems import portrait_problem
 
 DATA = Path(__file__).parent / "data"
 
@@ -136,7 +137,7 @@ def test_a_real_portrait_stays_verified_by_the_real_ensemble(detector):
     """The default preset's committed portrait, stretched as far as MTCNN, BlazeFace and the
     prior still accept it at 64, 96 and 128 px: more than not at all, and each step checked."""
     g = from_dict(json.loads((DATA / "genome_framed.json").read_text()))
-    problem = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3, face_margin=0.0)
+    problem = portrait_problem(detector, search_sizes=(), blazeface=True, prior=0.3, face_margin=0.0)
     sizes = (64, 96, 128)
     verdict = problem.verify(g, sizes)
     assert verdict.portrait

@@ -26,7 +26,7 @@ CUT = 28  # the best improves here and is checked at every verify size (see test
 
 def small(**kw):
     base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
-                frame_size=48, verify_sizes=(48,), max_generations=GENERATIONS, threads=2, workers=1,
+                frame_size=48, verify_sizes=(48,), max_generations=GENERATIONS, threads=2,
                 blazeface=False, prior=0.0, init="random")  # MTCNN alone, random start: CUT is pinned to it
     base.update(kw)
     return load_preset("default").replace(**base)

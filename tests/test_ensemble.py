@@ -16,10 +16,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyface import fitness
+from polyface.judge import rule, score
+from polyface.judge.slack import SEARCH
+from polyface.limits import NO_MARGIN
 from polyface.genome_json import from_dict
 from polyface.prior import FacePrior
-from polyface.search.problem import PortraitProblem
+from problems import portrait_problem
 
 from conftest import to_batch
 
@@ -36,10 +38,10 @@ tier = st.floats(0.0, 3.0, allow_nan=False)
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(tier, tier, tier), min_size=2, max_size=12))
 def test_a_candidate_one_member_rejects_never_outranks_one_all_accept(rows):
-    scores = fitness.ensemble_score([torch.tensor(c, dtype=torch.float64) for c in zip(*rows)])
-    accepted = torch.tensor([min(r) >= fitness.PASS_TIER for r in rows])
-    assert (scores[accepted] >= fitness.PASS_TIER).all()
-    assert (scores[~accepted] < fitness.PASS_TIER).all()
+    scores = score.ensemble_score([torch.tensor(c, dtype=torch.float64) for c in zip(*rows)])
+    accepted = torch.tensor([min(r) >= score.PASS_TIER for r in rows])
+    assert (scores[accepted] >= score.PASS_TIER).all()
+    assert (scores[~accepted] < score.PASS_TIER).all()
     if accepted.any() and (~accepted).any():
         assert scores[accepted].min() > scores[~accepted].max()
 
@@ -48,45 +50,45 @@ def test_a_candidate_one_member_rejects_never_outranks_one_all_accept(rows):
 @given(tier, tier, st.floats(0.001, 0.5))
 def test_raising_the_lowest_member_raises_the_score(a, b, step):
     lo, hi = min(a, b), max(a, b)
-    before = fitness.ensemble_score([torch.tensor([lo]), torch.tensor([hi])])
-    after = fitness.ensemble_score([torch.tensor([min(lo + step, hi)]), torch.tensor([hi])])
+    before = score.ensemble_score([torch.tensor([lo]), torch.tensor([hi])])
+    after = score.ensemble_score([torch.tensor([min(lo + step, hi)]), torch.tensor([hi])])
     assert float(after) >= float(before)
 
 
 def test_no_member_can_be_maxed_out_while_another_says_no():
     maxed, no = torch.tensor([3.0]), torch.tensor([0.2])
-    assert float(fitness.ensemble_score([maxed, no])) < fitness.FACE_TIER
-    assert float(fitness.ensemble_score([maxed, maxed])) == 3.0
+    assert float(score.ensemble_score([maxed, no])) < score.FACE_TIER
+    assert float(score.ensemble_score([maxed, maxed])) == 3.0
 
 
 def test_blazeface_pulls_an_mtcnn_only_portrait_below_the_pass_tier(detector):
     genomes = [_genome("mtcnn_only"), _genome("ensemble")]
-    plain = PortraitProblem(detector, search_sizes=()).score_batch(genomes, None).scores
-    both = PortraitProblem(detector, search_sizes=(), blazeface=True).score_batch(genomes, None).scores
-    assert (plain >= fitness.PASS_TIER).all()  # MTCNN alone accepts both
-    assert both[0] < fitness.PASS_TIER <= both[1]
+    plain = portrait_problem(detector, search_sizes=()).score_batch(genomes, None).scores
+    both = portrait_problem(detector, search_sizes=(), blazeface=True).score_batch(genomes, None).scores
+    assert (plain >= score.PASS_TIER).all()  # MTCNN alone accepts both
+    assert both[0] < score.PASS_TIER <= both[1]
 
 
 def test_member_tiers_are_what_the_search_combines(detector):
     """Each member's score as the search reads it: BlazeFace alone turns the MTCNN-only
     portrait down, and the consensus of the members is the search's score."""
-    problem = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3)
+    problem = portrait_problem(detector, search_sizes=(), blazeface=True, prior=0.3)
     genomes = [_genome("mtcnn_only"), _genome("ensemble")]
-    _, tiers = problem.member_tiers(problem.render(genomes, 64))
+    tiers = {k: r.tier for k, r in problem.judge.readings(problem.render(genomes, 64)).items()}
     assert list(tiers) == ["mtcnn", "blazeface", "prior"]
-    assert (tiers["mtcnn"] >= fitness.PASS_TIER).all()
-    assert tiers["blazeface"][0] < fitness.PASS_TIER <= tiers["blazeface"][1]
-    consensus = fitness.ensemble_score(list(tiers.values())).double().numpy()
+    assert (tiers["mtcnn"] >= score.PASS_TIER).all()
+    assert tiers["blazeface"][0] < score.PASS_TIER <= tiers["blazeface"][1]
+    consensus = score.ensemble_score(list(tiers.values())).double().numpy()
     np.testing.assert_allclose(problem.score_batch(genomes, None).scores, consensus, rtol=1e-6)
 
 
 def test_judge_reports_each_member(detector):
-    problem = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3)
+    problem = portrait_problem(detector, search_sizes=(), blazeface=True, prior=0.3)
     from polyface.render.cairo import render_batch
 
-    _, votes = problem.judge(render_batch([_genome("mtcnn_only")], 64, antialias=True))
+    _, votes = problem.judge.votes(render_batch([_genome("mtcnn_only")], 64, antialias=True))
     assert votes["mtcnn"] and not votes["blazeface"]
-    _, votes = problem.judge(render_batch([_genome("ensemble")], 64, antialias=True))
+    _, votes = problem.judge.votes(render_batch([_genome("ensemble")], 64, antialias=True))
     assert votes == {"mtcnn": True, "blazeface": True, "prior": True}
     verdict = problem.verify(_genome("mtcnn_only"), (64, 96), stop_early=False)
     assert not verdict.portrait
@@ -118,18 +120,18 @@ def test_the_framing_rule_turns_away_a_face_the_canvas_crops(detector):
     from polyface.render.cairo import render_batch
 
     cropped, framed = _genome("ensemble"), _genome("framed")
-    loose = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3)
-    strict = PortraitProblem(detector, search_sizes=(), blazeface=True, prior=0.3, face_margin=0.0)
+    loose = portrait_problem(detector, search_sizes=(), blazeface=True, prior=0.3)
+    strict = portrait_problem(detector, search_sizes=(), blazeface=True, prior=0.3, face_margin=0.0)
     image = render_batch([cropped], 64, antialias=True)
-    assert all(loose.judge(image)[1].values())
-    det, votes = strict.judge(image)
-    assert not votes["mtcnn"] and float(fitness.overhang(det, 0.0)[0]) > 0
+    assert all(loose.judge.votes(image)[1].values())
+    readings, votes = strict.judge.votes(image)
+    assert not votes["mtcnn"] and float(rule.overhang(readings["mtcnn"].det, 0.0)[0]) > 0
     for size in (64, 128):
-        assert strict.judge(render_batch([framed], size, antialias=True))[1] == {
+        assert strict.judge.votes(render_batch([framed], size, antialias=True))[1] == {
             "mtcnn": True, "blazeface": True, "prior": True,
         }
     scores = strict.score_batch([cropped, framed], None).scores
-    assert scores[0] < fitness.PASS_TIER <= scores[1]
+    assert scores[0] < score.PASS_TIER <= scores[1]
 
 
 class _OneBox:
@@ -165,10 +167,11 @@ def test_the_search_frames_the_face_tighter_than_the_final_check():
     genome = _genome("framed")
     image = render_batch([genome], 64, antialias=True)
     for left, search_ok in ((0.01, False), (0.05, True)):
-        problem = PortraitProblem(_OneBox((left, 0.1, left + 0.8, 0.9)), search_sizes=(), face_margin=0.0, target=0.99)
-        assert problem.judge(image)[1]["mtcnn"]
-        assert (problem.score_batch([genome], None).scores[0] >= fitness.PASS_TIER) == search_ok
-    assert PortraitProblem(_OneBox((0.0, 0.0, 1.0, 1.0)), search_sizes=()).search_margin == fitness.NO_MARGIN
+        problem = portrait_problem(_OneBox((left, 0.1, left + 0.8, 0.9)), search_sizes=(), face_margin=0.0, target=0.99)
+        assert problem.judge.votes(image)[1]["mtcnn"]
+        assert (problem.score_batch([genome], None).scores[0] >= score.PASS_TIER) == search_ok
+    unframed = portrait_problem(_OneBox((0.0, 0.0, 1.0, 1.0)), search_sizes=())  # no framing rule: no slack either
+    assert unframed.score_batch([genome], None).scores[0] >= score.PASS_TIER
 
 
 def test_the_search_asks_more_of_the_prior_than_the_final_check():
@@ -183,7 +186,7 @@ def test_the_search_asks_more_of_the_prior_than_the_final_check():
     image = render_batch([genome], 64, antialias=True)
     corr = float(FacePrior()(image, torch.tensor([[v * 64 for v in box]]))[0])
     assert corr > 0.2
-    for gate, search_ok in ((corr - 0.005, False), (corr - fitness.PRIOR_SLACK - 0.03, True)):
-        problem = PortraitProblem(_OneBox(box), search_sizes=(), target=0.99, prior=gate)
-        assert problem.judge(image)[1]["prior"]
-        assert (problem.score_batch([genome], None).scores[0] >= fitness.PASS_TIER) == search_ok
+    for gate, search_ok in ((corr - 0.005, False), (corr - SEARCH.prior - 0.03, True)):
+        problem = portrait_problem(_OneBox(box), search_sizes=(), target=0.99, prior=gate)
+        assert problem.judge.votes(image)[1]["prior"]
+        assert (problem.score_batch([genome], None).scores[0] >= score.PASS_TIER) == search_ok

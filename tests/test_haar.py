@@ -36,15 +36,15 @@ def test_haar_holds_back_exactly_the_portraits_it_does_not_see():
 
     from polyface.detect import FaceDetector
     from polyface.genome_json import from_dict
-    from polyface.search.problem import PortraitProblem
+    from problems import portrait_problem
 
     data = Path(__file__).parent / "data"
     # Both are portraits by MTCNN's rule at 64 px; the cascade finds only the second.
     genomes = [from_dict(json.loads((data / f"genome_{n}.json").read_text())) for n in ("mtcnn_only", "haar")]
     found = HaarDepth(min_box=0.5).found(render_batch(genomes, 64, antialias=False))
     assert found.tolist() == [False, True]
-    plain = PortraitProblem(FaceDetector(), search_sizes=()).score_batch(genomes, None).scores
-    mixed = PortraitProblem(FaceDetector(), search_sizes=(), haar=True).score_batch(genomes, None).scores
+    plain = portrait_problem(FaceDetector(), search_sizes=()).score_batch(genomes, None).scores
+    mixed = portrait_problem(FaceDetector(), search_sizes=(), haar=True).score_batch(genomes, None).scores
     assert (plain >= 2).all()
     assert mixed[0] < 2 <= mixed[1]  # the cascade's no pulls a portrait below the pass tier
     assert mixed[1] <= plain[1] + 1e-6  # and its yes never lifts one

@@ -92,3 +92,47 @@ def test_no_import_cycle():
 def test_find_cycle_reports_one():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# Data flows one way: genome -> render -> detect -> judge -> search -> runio -> run -> engines -> cli.
+# A module may import from its own layer and the layers below it, never from a layer above.
+LAYERS = [
+    ("base", ("polyface._version", "polyface.limits", "polyface.validate", "polyface.atomic", "polyface.interrupt",
+              "polyface.data")),
+    # The settings (config) sit with the genome: they check palettes, which are genome data.
+    ("genome", ("polyface.genome", "polyface.genome_json", "polyface.genome_file", "polyface.face_layout",
+                "polyface.palettes", "polyface.config")),
+    ("render", ("polyface.render",)),
+    ("detect", ("polyface.detect", "polyface.prior")),
+    ("judge", ("polyface.judge", "polyface.score")),
+    ("search", ("polyface.search",)),
+    ("runio", ("polyface.runio",)),
+    ("run", ("polyface.run", "polyface.preset", "polyface.placement")),
+    ("engines", ("polyface.engines", "polyface.batch")),
+    ("cli", ("polyface.cli", "polyface.cli_export", "polyface.cli_support", "polyface.entry", "polyface.__main__")),
+]
+
+
+def layer_of(module: str) -> int:
+    if module == "polyface":
+        return len(LAYERS)  # the package's own __init__ may name anything
+    for i, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return i
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def test_every_import_points_down_the_layers():
+    graph = import_graph()
+    upward = sorted(
+        f"{a} ({LAYERS[layer_of(a)][0]}) imports {b} ({LAYERS[layer_of(b)][0]})"
+        for a, deps in graph.items()
+        for b in deps
+        if layer_of(b) > layer_of(a)
+    )
+    assert not upward, "imports that point up the layers:\n" + "\n".join(upward)
+
+
+def test_the_layer_test_sees_an_upward_import():
+    graph = {"polyface.genome": {"polyface.search.loop"}, "polyface.search.loop": set()}
+    assert [b for a, deps in graph.items() for b in deps if layer_of(b) > layer_of(a)] == ["polyface.search.loop"]

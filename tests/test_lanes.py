@@ -9,7 +9,7 @@ from polyface.genome import random_genome
 from polyface.preset import load_preset
 from polyface.placement import n_lanes
 from polyface.run import build
-from polyface.search.lanes import MIN_PER_LANE, Lanes, library_threads
+from polyface.detect.lanes import MIN_PER_LANE, Lanes, library_threads
 
 from conftest import to_batch
 
@@ -89,28 +89,27 @@ def test_the_default_scores_the_same_on_one_lane_and_on_two():
     pytest.importorskip("onnxruntime")
     with library_threads(1):
         two, _ = build(cfg, torch.device("cpu"), lanes=2)
-        one, _ = build(cfg, torch.device("cpu"), detector=two.detector, lanes=1)  # the same networks
+        one, _ = build(cfg, torch.device("cpu"), detector=two.judge.members[0].search, lanes=1)  # the same networks
         try:
             a, b = one.score_batch(genomes, seed=5), two.score_batch(genomes, seed=5)
         finally:
             one.close()
             two.close()
-    assert len(two.lanes.bounds(len(genomes) * cfg.augment)) == 2  # the batch was really split
+    assert len(two.judge.lanes.bounds(len(genomes) * cfg.augment)) == 2  # the batch was really split
     assert len(set(a.scores.round(6).tolist())) > 3  # scores that tell candidates apart
     np.testing.assert_array_equal(a.scores, b.scores)
-    np.testing.assert_array_equal(a.passes, b.passes)
     np.testing.assert_array_equal(a.boxes, b.boxes)
 
 
-def test_a_cpu_run_has_a_lane_per_torch_thread_with_onnx_and_without_workers(monkeypatch):
+def test_a_cpu_run_has_a_lane_per_torch_thread_with_onnx(monkeypatch):
     pytest.importorskip("onnxruntime")
     cfg = load_preset("default")
     with library_threads(2):
         assert n_lanes(cfg, torch.device("cpu")) == 2
-        assert n_lanes(cfg.replace(workers=2), torch.device("cpu")) == 1
         problem, _ = build(cfg, torch.device("cpu"), lanes=2)
-        assert problem.detector.backend == "onnx" and problem.accept.backend == "torch"
-        one, two = problem.haars()  # a cascade of its own for the second lane
+        mtcnn, haar = problem.judge.members[0], problem.judge.members[-1]
+        assert mtcnn.search.backend == "onnx" and mtcnn.reference.backend == "torch"
+        one, two = haar.lanes  # a cascade of its own for the second lane
         assert two.cascades[0][0] is not one.cascades[0][0]
         problem.close()
         monkeypatch.setattr("polyface.detect.ort.available", lambda: False)

@@ -10,7 +10,8 @@ from polyface.genome import random_genome
 from polyface.run import build, evolve
 from polyface.search.loop import StopRules, run_loop
 from polyface.search.mutate import MutationSettings, confine, mutate, oval_axes
-from polyface.search.problem import Evaluation, Verdict
+from polyface.judge.judge import Verdict
+from polyface.search.types import Evaluation
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 
 
@@ -184,7 +185,7 @@ def test_loop_ctrl_c_returns_best_so_far():
 
 def small(preset="default", **kw):
     base = dict(seed=3, work_size=48, search_sizes=(), polygons=20, population=8, elites=2, size=96,
-                frame_size=48, verify_sizes=(48,), max_generations=4, threads=2, workers=1)
+                frame_size=48, verify_sizes=(48,), max_generations=4, threads=2)
     base.update(kw)
     return load_preset(preset).replace(**base)
 
@@ -256,7 +257,7 @@ def test_fool_preset_finds_a_face_quickly_and_polishes_it(tmp_path):
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [x["generation"] for x in log if x["portrait"] and not x.get("final")][0] == r.portrait_generation
     from polyface.genome_json import from_json
-    from polyface.run import verify_sizes
+    from polyface.judge.judge import verify_sizes
 
     written = from_json((tmp_path / "run" / "genome.json").read_text())
     assert written == r.genome
@@ -404,26 +405,6 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "checkpoint.json").write_text("{broken")
     with pytest.raises(RunFolderError, match="not a readable checkpoint"):
         resume(tmp_path)
-
-
-def test_worker_processes_score_like_one_process():
-    """Splitting a batch over worker processes gives the same scores (to float rounding)."""
-    from polyface.detect import FaceDetector
-    from polyface.search.problem import PortraitProblem
-    from polyface.search.workers import WorkerPool
-
-    rng = np.random.default_rng(0)
-    genomes = [random_genome(rng, 30, 5) for _ in range(12)] + [random_genome(rng, 5, 3, mode="grey")]
-    problem = PortraitProblem(FaceDetector(), work_size=48, search_sizes=(64,))
-    local = problem.score_batch(genomes, None)
-    problem.use_pool(WorkerPool(2, problem.settings))
-    try:
-        pooled = problem.evaluate(genomes)
-    finally:
-        problem.close()
-    np.testing.assert_allclose(pooled.scores, local.scores, atol=1e-6)
-    assert np.array_equal(pooled.passes, local.passes)
-    np.testing.assert_allclose(pooled.boxes, local.boxes, atol=1e-3)
 
 
 def test_full_disk_mid_run_is_a_clear_error_and_keeps_the_checkpoint(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """The detector contract: (B,3,H,W) images in [0, 1] in, dense ``Detections`` out.
 
 Every face detector (MTCNN, the Haar cascade, and any added later) implements ``Detector``,
-so fitness can combine detectors without knowing which they are.
+so the judge can combine detectors without knowing which they are.
 """
 
 from __future__ import annotations

@@ -4,13 +4,6 @@ Workers die with the gallery: on Linux each one asks the kernel for SIGKILL when
 dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a watchdog thread exits when the parent's pid
 changes. Without this a gallery killed with SIGKILL left its workers evolving (and holding
 their seeds' locks) until they finished.
-
-Why not :mod:`polyface.search.workers`? That module is a different kind of pool: long-lived
-scoring processes inside *one* run, fed a slice of a population every generation over
-stdin/stdout with raw arrays, in lock-step with the search loop. Here each process runs whole
-seeds, independent of each other for minutes, and only hands back a small outcome, so a
-standard ``multiprocessing`` pool fits; merging the two would put a per-generation protocol
-on a per-seed job or the reverse, for no gain.
 """
 
 from __future__ import annotations
@@ -82,7 +75,6 @@ class LocalEngine:
         if workers == 1:
             yield from self._serial(job, seeds, threads)
             return
-        job = GalleryJob(job.cfg.replace(workers=1), job.out_dir, job.gif)  # cores are shared between seeds
         jobs = [(job, s, threads) for s in seeds]
         ctx = mp.get_context("spawn")
         # Pool hands seeds out in order: the first `workers` start now, one more per finished seed.

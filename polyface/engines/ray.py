@@ -173,7 +173,7 @@ class RayEngine:
             self._remote = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming")(seed_task)
         st.attempts += 1
         files = transfer.read_folder(job.out_dir / str(st.seed))
-        return self._remote.remote(job.cfg.replace(workers=1), st.seed, job.gif, files)
+        return self._remote.remote(job.cfg, st.seed, job.gif, files)
 
     def run(self, job: GalleryJob, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
         self.start()

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from polyface.fitness import NO_MARGIN, PASS_TIER
+from polyface.judge.score import PASS_TIER
+from polyface.limits import NO_MARGIN
 from polyface.genome import Genome
 from polyface.runio import readers
 from polyface.runio.layout import CONFIG, RunFolderError
@@ -41,7 +42,7 @@ def _inside(face_margin: float) -> str:
 def describe(values: dict[str, Any]) -> tuple[dict[str, Any], list[str], int]:
     """Settings (as given), the stop rules in words, and the working size, from config values."""
     from polyface.config import FIELDS, Config, ConfigError, apply
-    from polyface.run import verify_sizes
+    from polyface.judge.judge import verify_sizes
 
     known = {k: v for k, v in values.items() if k in FIELDS}
     try:
@@ -69,6 +70,7 @@ def page_meta(mode: str, folder: Path | None, values: dict[str, Any]) -> dict[st
         "mode": mode,
         "title": folder.name if folder is not None else "polyface",
         "settings": shown,
+        "config": settings,  # the checked values, for the page's judge
         "stop_rules": rules,
         "work_size": work,
         "pass_tier": PASS_TIER,

@@ -192,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "png":
                 return self._send(200, cache.get(("f", k), lambda: png_bytes(g, FRAME_PX)), "image/png", cache=True)
             meta = src.meta()
-            view = cache.get(("v", k), lambda: detector_view(g, meta["work_size"], meta["settings"]))
+            view = cache.get(("v", k), lambda: detector_view(g, meta["work_size"], meta["config"]))
             return self._json(view)
         if POP.match(path):  # the current population, best first; the number in the path only busts caches
             pop = src.population()

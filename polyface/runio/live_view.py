@@ -1,23 +1,19 @@
-"""What the run pages show of a genome: PNG bytes in memory, and what each detector sees.
-
-Detectors are listed by name in ``DETECTORS``, each with its own colour; the page draws
-every detector's faces (box, and keypoints where it has them) as its own toggle. A new
-detector of the ensemble joins by ``register(name, Overlay(...))``.
-"""
+"""What the run pages show of a genome: PNG bytes in memory, and what each member of the
+run's judge sees in it, with its yes or no: the same verdicts as the final check and
+``polyface score`` (``Judge.report``). The page draws each detector's faces (box, and
+keypoints where it has them) as its own toggle."""
 
 from __future__ import annotations
 
 import io
+import json
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import cairo
-import numpy as np
-import torch
 
 from polyface.genome import Genome
-from polyface.render.cairo import BatchRenderer, draw
+from polyface.judge.judge import Judge, judge_for
+from polyface.render.cairo import draw, render_batch
 
 PNG_SIZES = (48, 64, 96, 128, 192, 256, 384, 512)
 
@@ -53,78 +49,37 @@ def sprite_png(genomes: list[Genome], cell: int = 56, cols: int = 8, gap: int = 
     return buf.getvalue()
 
 
-@dataclass(frozen=True)
-class Overlay:
-    """One detector as the page shows it.
-
-    ``detect(images)`` takes (B,3,H,W) floats in [0, 1] and returns, per image, a list of faces
-    ``{"box": [x0, y0, x1, y1], "prob": p or None, "points": [[x, y], ...]}`` in canvas units.
-    """
-
-    label: str
-    colour: str
-    detect: Callable[[torch.Tensor], list[list[dict]]]
-    point_names: tuple[str, ...] = ()
-    enabled: Callable[[dict], bool] = field(default=lambda settings: True)
-
-
 _lock = threading.Lock()
-_mtcnn = None
+_judges: dict[str, Judge] = {}
 
 
-def _mtcnn_faces(images: torch.Tensor) -> list[list[dict]]:
-    global _mtcnn
-    from polyface.detect.mtcnn import FaceDetector
+def page_judge(values: dict) -> Judge:
+    """The run's judge, on the CPU (the page never competes for the run's GPU memory), one lane;
+    built once per distinct settings and kept."""
+    from polyface.config import FIELDS, Config, ConfigError, apply
 
-    with _lock:  # one detector for the page, on the CPU: it never competes for the run's GPU memory
-        if _mtcnn is None:
-            _mtcnn = FaceDetector(device="cpu")
-        det = _mtcnn(images)
-    h, w = images.shape[2:]
-    scale = np.array([w, h, w, h], np.float64)
-    out = []
-    for i in range(images.shape[0]):
-        boxes, probs, marks = det.for_image(i)
-        faces = []
-        for b, p, m in zip(boxes.tolist(), probs.tolist(), marks.tolist()):
-            faces.append(
-                {
-                    "box": [round(v, 4) for v in (np.array(b) / scale).tolist()],
-                    "prob": round(float(p), 6),
-                    "points": [[round(x / w, 4), round(y / h, 4)] for x, y in m],
-                }
-            )
-        out.append(faces)
-    return out
+    try:
+        cfg = apply(Config(), {k: v for k, v in values.items() if k in FIELDS}, "config.toml")
+    except ConfigError:
+        cfg = Config()
+    key = json.dumps([cfg.blazeface, cfg.prior, cfg.haar, cfg.min_box, cfg.face_margin, cfg.target, cfg.landmarks])
+    with _lock:
+        if key not in _judges:
+            _judges[key] = judge_for(cfg, "cpu")
+        return _judges[key]
 
 
-DETECTORS: dict[str, Overlay] = {
-    "mtcnn": Overlay(
-        "MTCNN", "#4fc3f7", _mtcnn_faces, ("left eye", "right eye", "nose", "mouth left", "mouth right")
-    ),
-}
-
-
-def register(name: str, overlay: Overlay) -> None:
-    """Add a detector to every page (e.g. ``blazeface`` with 6 keypoints, ``haar`` with a box)."""
-    DETECTORS[name] = overlay
-
-
-def detector_view(genome: Genome, size: int, settings: dict | None = None) -> dict:
-    """Each enabled detector's faces on the genome rendered as the search sees it (``size`` px,
-    no antialiasing): ``{"size": size, "detectors": [{"name", "label", "colour", "point_names", "faces"}]}``."""
-    images = BatchRenderer(size, antialias=False).render_tensor([genome])
+def detector_view(genome: Genome, size: int, values: dict | None = None) -> dict:
+    """What the judge's final check sees in the genome's antialiased render at ``size`` px, member
+    by member: ``{"size": size, "portrait": all yes, "detectors": [{"name", "label", "colour",
+    "point_names", "faces", "portrait", and "correlation" or "depth" where the member has one}]}``,
+    faces in canvas units (``Judge.report``)."""
+    judge = page_judge(values or {})
+    image = render_batch([genome], size, antialias=True)
+    with _lock:  # one judge per page process: its cascades keep per-call state
+        report = judge.report(image)
     views = []
-    for name, ov in DETECTORS.items():
-        if not ov.enabled(settings or {}):
-            continue
-        views.append(
-            {
-                "name": name,
-                "label": ov.label,
-                "colour": ov.colour,
-                "point_names": list(ov.point_names),
-                "faces": ov.detect(images)[0],
-            }
-        )
-    return {"size": size, "detectors": views}
+    for m in judge.members:
+        row = report[m.name]
+        views.append({"name": m.name, "colour": m.colour, "point_names": list(m.points), "faces": [], **row})
+    return {"size": size, "portrait": all(v["portrait"] for v in views), "detectors": views}

@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from polyface import atomic
-from polyface.fitness import PASS_TIER
+from polyface.judge.score import PASS_TIER
 
 SCORE_SVG = "score.svg"
 MAX_POINTS = 600  # a curve is thinned to at most this many points

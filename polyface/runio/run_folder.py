@@ -233,7 +233,7 @@ class RunFolder:
 
 
 def write_profile(
-    timings: Timings, wall: float, result: Result, workers: int, folder: Path | None, lanes: int = 1
+    timings: Timings, wall: float, result: Result, folder: Path | None, lanes: int = 1
 ) -> dict:
     """The breakdown of a run's wall time; written to ``profile.json`` in the run folder."""
     doc = breakdown(timings, wall)
@@ -241,7 +241,6 @@ def write_profile(
         "loop_elapsed_s": round(result.elapsed_s, 4),
         "generations": result.generations,
         "evaluations": result.evaluations,
-        "workers": workers,
         "lanes": lanes,
     }
     if folder is not None:

@@ -6,7 +6,7 @@ BlazeFace, the prior), then the Haar cascade on the copies the networks accept. 
 two ``(S, C, B)`` tensors, S sizes by C copies of robust scoring by B candidates, NaN where not
 known yet: ``pre``, each copy's consensus of the networks, and ``post``, the same after the Haar
 gate (equal to ``pre`` below the pass tier, where the gate is not asked). A candidate's score is
-``fitness.combine_sizes`` of its per-size means over the copies, and both steps only move up
+``score.combine_sizes`` of its per-size means over the copies, and both steps only move up
 when a per-size score does, so:
 
 * ``upper``: a size not scored counts as a perfect 3, and a size the networks scored but the
@@ -21,9 +21,8 @@ from collections.abc import Iterator
 
 import torch
 
-from polyface import fitness
+from polyface.judge import score
 
-TOP = 3.0  # the tiered scale's highest score: where nothing is known, nothing is ruled out
 FILL = 12  # a network call of fewer candidates than this takes in more (benchmarks/bench_lazy.py --replay)
 
 
@@ -34,15 +33,15 @@ def _known(t: torch.Tensor) -> torch.Tensor:
 
 def upper(pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     """(B,) the highest score each candidate can still get (its exact score once ``settled``)."""
-    value = torch.where(_known(pre), pre.mean(1), torch.full_like(pre[:, 0], TOP))
+    value = torch.where(_known(pre), pre.mean(1), torch.full_like(pre[:, 0], score.TOP))  # nothing known: nothing ruled out
     value = torch.where(_known(post), post.mean(1), value)
-    return fitness.combine_sizes(list(value))
+    return score.combine_sizes(list(value))
 
 
 def settled(post: torch.Tensor) -> torch.Tensor:
     """(B,) bool: the score is exact (every size known up to the first whose mean fails, or all)."""
     known = _known(post)
-    failed = post.mean(1) < fitness.PASS_TIER  # NaN (unknown) compares False
+    failed = post.mean(1) < score.PASS_TIER  # NaN (unknown) compares False
     prefix = torch.cumprod(known.long(), 0).bool()
     return (prefix & failed).any(0) | prefix[-1]
 

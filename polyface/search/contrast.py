@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from polyface.genome import Genome, stretch_contrast
-from polyface.search.types import Verdict
+from polyface.judge.judge import Verdict
 
 CONTRAST_STEP = 0.25  # the stretches tried: 1 + CONTRAST_STEP, 1 + 2 * CONTRAST_STEP, ... up to the preset's contrast
 

@@ -15,12 +15,14 @@ from typing import Protocol
 
 import numpy as np
 
-from polyface.fitness import full_pass_score
 from polyface.genome import Genome
 from polyface.search.bounds import contenders
 from polyface.search.contrast import stretch_portrait
 from polyface.search.loop_state import LoopState
-from polyface.search.problem import Evaluation, PortraitProblem, Verdict
+from polyface.judge.judge import Verdict
+from polyface.judge.score import full_pass_score
+from polyface.search.problem import PortraitProblem
+from polyface.search.types import Evaluation
 from polyface.search.rejects import REJECT_PENALTY
 from polyface.search.stop import InterruptGate, StopReason, StopRules, should_stop
 

@@ -10,7 +10,7 @@ from polyface import validate as v
 from polyface.genome import Genome
 from polyface.genome_json import from_dict
 from polyface.search.rejects import Rejects
-from polyface.search.types import Verdict
+from polyface.judge.judge import Verdict
 
 MAX_COUNT = 10**15  # generations and evaluations a checkpoint may claim
 

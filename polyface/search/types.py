@@ -7,45 +7,26 @@ methods fits, without inheriting from anything here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from polyface.genome import Genome
+from polyface.judge.judge import Verdict
 
 
 @dataclass
 class Evaluation:
-    """Scores of one batch: ``scores`` (B,), ``passes`` (B,) at the working size,
-    ``probs`` (B,) best face probability, ``boxes`` (B,4) best face box in canvas units (NaN: none).
+    """Scores of one batch: ``scores`` (B,), ``probs`` (B,) best face probability, ``boxes`` (B,4) best face box in canvas units (NaN: none).
 
     ``exact`` (B,) is False where a score is only an upper bound: the problem was asked for the
     batch's best few and showed that this candidate is not among them (None: all exact)."""
 
     scores: np.ndarray
-    passes: np.ndarray
     probs: np.ndarray
     boxes: np.ndarray
     exact: np.ndarray | None = None
-
-
-@dataclass
-class Verdict:
-    """The portrait rule checked on the antialiased render at each size: size -> (passes, prob, faces)."""
-
-    sizes: dict[int, tuple[bool, float, int]] = field(default_factory=dict)
-
-    @property
-    def portrait(self) -> bool:
-        return bool(self.sizes) and all(ok for ok, _, _ in self.sizes.values())
-
-    @property
-    def min_prob(self) -> float:
-        return min((p for _, p, _ in self.sizes.values()), default=0.0)
-
-    def to_dict(self) -> dict:
-        return {str(s): {"portrait": ok, "prob": p, "faces": n} for s, (ok, p, n) in sorted(self.sizes.items())}
 
 
 @runtime_checkable

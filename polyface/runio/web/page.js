@@ -56,7 +56,10 @@
         toggles.appendChild(label);
       }
       const n = d.faces.length;
-      toggles.querySelector('[data-name="' + d.name + '"] .count').textContent = n === 1 ? "1 face" : n + " faces";
+      const said = d.portrait ? "yes" : "no";
+      const measure = d.correlation !== undefined ? ", correlation " + Number(d.correlation).toFixed(2) : "";
+      toggles.querySelector('[data-name="' + d.name + '"] .count').textContent =
+        (d.point_names.length ? (n === 1 ? "1 face, " : n + " faces, ") : "") + said + measure;
       if (hidden.has(d.name)) continue;
       const g = el("g", { "class": "det det-" + d.name }, svg);
       for (const face of d.faces) {
