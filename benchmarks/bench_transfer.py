@@ -14,7 +14,7 @@ tabled too, and the runs whose verified portrait the MMOD CNN sees edge to edge 
 judge to the eye). Times are to the first verified portrait ("seconds"); a polishing run goes
 on after it ("run s"). The dlib judges need ``pip install 'polyface[judges]'``. Prints tables,
 writes benchmarks/results/bench_transfer.json and a contact sheet per preset. ``--score-all``
-scores every candidate exactly, as runs did before round sixteen (polishing now scores only a
+scores every candidate exactly, as runs did before e41bea8 (polishing now scores only a
 generation's best exactly: the same runs, faster), in folders named <preset>-score-all.
 ``--finish`` resumes each seed's time-limited run in a copy, <preset>-full/<seed>, with no time
 limit, so it polishes to the end as a run without ``--time-limit`` does, and judges those.
@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--presets", default="fool,benchmarks/presets/default-v1.toml,default")
     ap.add_argument("--judge-only", action="store_true", help="judge the run folders already written")
-    ap.add_argument("--score-all", action="store_true", help="every candidate scored exactly (before round sixteen)")
+    ap.add_argument("--score-all", action="store_true", help="every candidate scored exactly (as before e41bea8)")
     ap.add_argument("--name", default="bench_transfer", help="name of the JSON file under benchmarks/results/")
     ap.add_argument("--finish", action="store_true",
                     help="resume each seed's time-limited run to the end of its polishing (no time limit) in a copy, "
