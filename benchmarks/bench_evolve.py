@@ -4,10 +4,10 @@
     python benchmarks/bench_evolve.py --throughput-only
 
 Each seed is one ``polyface.run.evolve`` with its run folder written (frames, history, log),
-until the best genome passes every member of the fitness at every size from 64 to 1024 px
-(or the time limit). Per seed: the run's wall time (detectors and worker processes started,
+until the best genome passes every member of the judge at every size from 64 to 1024 px
+(or the time limit). Per seed: the run's wall time (detectors started,
 files written), the loop's time, evaluations/s as logged in log.jsonl, and the peak memory
-of the whole process tree (this process and its scoring workers, PSS sampled every 250 ms;
+of the whole process tree (PSS sampled every 250 ms;
 the RSS sum, which counts shared library pages once per process, beside it).
 Then: the problem's own throughput on random batches of a generation's size (and the ratio
 of the real-run rate to it), and on the first seed's own batches, scored again in order (the
@@ -37,12 +37,11 @@ from common import machine, table, write_json  # noqa: E402
 from memory import PeakMemory  # noqa: E402
 
 from polyface.genome import random_genome  # noqa: E402
-from polyface.placement import n_lanes, n_workers, pick_device  # noqa: E402
+from polyface.placement import n_lanes, pick_device  # noqa: E402
 from polyface.preset import load_preset  # noqa: E402
 from polyface.run import build, evolve  # noqa: E402
 from polyface.detect.lanes import lane_threads  # noqa: E402
 from polyface.search.problem import PortraitProblem  # noqa: E402
-from polyface.search.workers import WorkerPool  # noqa: E402
 
 VERIFY = (64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TARGETS = {"median s": 3.0, "run evals/s": 1000, "real/throughput": 0.80, "peak MB": 1536, "portraits/h": 1000}
@@ -67,7 +66,7 @@ def real_run(cfg, out: Path) -> dict:
         r = evolve(cfg.replace(profile=True), out=out)
     wall = time.perf_counter() - t0
     prof = {s["section"]: s["seconds"] for s in r.extra["profile"]["sections"]}
-    start = sum(v for k, v in prof.items() if k.startswith(("start: ", "stop: ", "workers: waiting")))
+    start = sum(v for k, v in prof.items() if k.startswith(("start: ", "stop: ")))
     return {
         "preset": cfg.preset,
         "seed": cfg.seed,
@@ -86,23 +85,20 @@ def real_run(cfg, out: Path) -> dict:
 
 @contextmanager
 def scoring_problem(preset: str):
-    """The preset's problem, with the workers and lanes a run would use."""
+    """The preset's problem, with the lanes a run would use."""
     cfg = load_preset(preset).replace(seed=0)
     device = pick_device(cfg.device)
     lanes = n_lanes(cfg, device)
     with lane_threads(lanes):
         problem, _ = build(cfg, device, lanes=lanes)
-        workers = n_workers(cfg, device)
-        if workers > 1:
-            problem.use_pool(WorkerPool(workers, problem.settings))
         try:
-            yield problem, cfg, {"workers": workers, "lanes": lanes}
+            yield problem, cfg, {"lanes": lanes}
         finally:
             problem.close()
 
 
 def evals_per_second(preset: str, seconds: float = 8.0, batch: int = 0) -> dict:
-    """Throughput of the preset's problem on random genomes, workers and lanes as a run would
+    """Throughput of the preset's problem on random genomes, lanes as a run would
     use them: one evaluation is one candidate's full fitness at every search size it qualifies for."""
     with scoring_problem(preset) as (problem, cfg, used):
         rng = np.random.default_rng(0)
@@ -277,7 +273,7 @@ def report(args, runs: list[dict], base_runs: list[dict], throughput: dict, gall
         summary, targets = run_targets(args, runs, throughput)
         summary["profile"] = merged_profile(runs)
         print("\nWhere the runs' time went (all seeds):\n" + table(summary["profile"], ["section", "seconds", "share"]))
-    print("\n" + table([throughput], ["preset", "batch", "workers", "evals/s", "replayed seed", "replayed evals/s", "load"]))
+    print("\n" + table([throughput], ["preset", "batch", "lanes", "evals/s", "replayed seed", "replayed evals/s", "load"]))
     if gallery:
         print("\n" + table([gallery], ["seeds", "portraits", "wall s", "portraits/h", "peak MB", "load"]))
         ph = gallery["portraits/h"]

@@ -82,7 +82,7 @@ def main() -> None:
     # it from writing ~/.ray/auth_token.
     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     os.environ.pop("RAY_ADDRESS", None)
-    cfg = load_preset(args.preset).replace(time_limit=args.time_limit, workers=1, threads=1)
+    cfg = load_preset(args.preset).replace(time_limit=args.time_limit, threads=1)
     rows: list[dict] = []
     payload = {"machine": machine(), "preset": args.preset, "time_limit": args.time_limit, "rows": rows}
     with tempfile.TemporaryDirectory(prefix="bench-gallery-") as tmp:

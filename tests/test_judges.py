@@ -40,7 +40,7 @@ def test_judges_see_no_face_in_noise(judges):
 
 
 def test_hog_margin_agrees_with_its_verdict(judges, face_crop):
-    """bench_polish_curve's margin: >= 0 exactly where the judge accepts, the floor on a blank."""
+    """HOG's margin: >= 0 exactly where the judge accepts, the floor on a blank."""
     hog = next(j for j in judges if j.name == "hog")
     face = np.asarray(Image.fromarray(face_crop).resize((256, 256), Image.LANCZOS))
     blank = np.full((256, 256, 3), 128, np.uint8)

@@ -23,7 +23,7 @@ CPU_CHUNK = 8  # images per pass of the torch network on the CPU
 ORT_CHUNK = 8  # images per pass of the onnx network: 8 ran fastest with 1 thread, 8/16/56 alike with 2
 # backend="auto" runs onnx on the CPU (onnxruntime installed) with at most this many torch
 # threads: real runs of the default with one thread made 1.15x and 1.29x the generations/s so
-# (medians of two sets of 7 rounds); with two they were no faster (benchmarks/bench_backend_evolve.py).
+# (medians of two sets of 7 rounds); with two they were no faster (docs/decisions.md).
 AUTO_ONNX_THREADS = 1
 
 KEYPOINTS = ("right eye", "left eye", "nose tip", "mouth centre", "right ear tragion", "left ear tragion")

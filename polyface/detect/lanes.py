@@ -5,7 +5,7 @@ the cores and wait for each other after each one. Two threads that each take hal
 with one thread apiece, keep both cores busy instead. On torch the lanes gained little (each op
 takes the GIL back, and MTCNN runs many small ops); with the networks on ONNX Runtime, which
 holds the GIL once a pass, real runs of the default scored 1.26x (1.13-1.34x) the candidates/s
-of torch's own two threads (benchmarks/bench_lanes.py, 5 seeds side by side).
+of torch's own two threads (5 seeds side by side; docs/decisions.md).
 
 Each image's result depends on the image alone, so the split changes no score.
 """

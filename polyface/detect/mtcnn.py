@@ -24,11 +24,11 @@ __all__ = ["Detections", "FaceDetector", "crop_resize", "resize_area"]
 
 # backend="auto" runs onnx on the CPU (onnxruntime installed) with at most this many torch
 # threads: never. The three small networks ran 0.7-0.8x as fast on onnx with one thread
-# (benchmarks/bench_detect_backends.py), and real runs with two were no faster.
+# and real runs with two were no faster (docs/decisions.md).
 AUTO_ONNX_THREADS = 0
 # R-Net and O-Net crops per ONNX Runtime call, unpadded: two lanes ran O-Net 1.41x and R-Net
-# 1.17x as fast so as in batches padded to 16 crops, with the same outputs bit for bit
-# (benchmarks/bench_net_slices.py).
+# 1.17x as fast as in batches padded to 16 crops, with the same outputs bit for bit
+# (docs/decisions.md).
 ORT_CHUNK = 8
 
 

@@ -6,7 +6,7 @@ built (nothing is downloaded), kept in a cache folder for the next run's start
 Runtime on the CPU.
 ``OrtNet`` is called like the torch module it replaces: torch tensors in, torch tensors out.
 With one thread BlazeFace's network ran about 1.4x as fast so, MTCNN's three small ones about
-0.75x (benchmarks/bench_detect_backends.py); each detector's ``AUTO_ONNX_THREADS`` says when
+0.75x (docs/decisions.md); each detector's ``AUTO_ONNX_THREADS`` says when
 its backend="auto" takes onnx. Optional: ``pip install 'polyface[onnx]'``.
 """
 

@@ -23,7 +23,7 @@ import torch
 
 from polyface.judge import score
 
-FILL = 12  # a network call of fewer candidates than this takes in more (benchmarks/bench_lazy.py --replay)
+FILL = 12  # a network call of fewer candidates than this takes in more (docs/decisions.md)
 
 
 def _known(t: torch.Tensor) -> torch.Tensor:
@@ -61,7 +61,7 @@ def contenders(strategy, best_score: float, rejects, genomes: list, full_pass: f
     the next. None (all of them) for a strategy that reads every score, and while the best
     scores under ``full_pass`` (some search size still fails): there, most candidates that pass
     the working size fail a larger one, all of them are scored there anyway, and seeking the
-    best first only splits the work into more network calls (``benchmarks/bench_lazy.py``)."""
+    best first only splits the work into more network calls (docs/decisions.md)."""
     k = getattr(strategy, "selects", None)
     if k is None or best_score < full_pass:
         return None

@@ -1,7 +1,7 @@
 """The last step of a run: the finished portrait with more contrast, as far as the final check allows.
 
 Independent face detectors see a polished portrait more readily when its shapes stand further
-from the ground (BENCHMARKS.md, rounds eleven and twelve). Every shape's colour is moved ``k``
+from the ground (docs/decisions.md). Every shape's colour is moved ``k``
 times as far from the background (``genome.stretch_contrast``), for k in steps of
 ``CONTRAST_STEP`` up to the preset's ``contrast``, and the largest k that the run's own final
 check accepts at every size is kept. The portrait stays polygons only, and stays verified.
