@@ -25,6 +25,8 @@ from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
 from polyface.runio.run_folder import RunFolder, check_new, write_profile
 from polyface.runio.plot import ScorePlot
 from polyface.search.augment import AugmentSettings
+from polyface.search.contrast import Contrast
+from polyface.search.goal import PortraitGoal
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings, confined, oval_axes
 from polyface.judge.judge import judge_for, verify_sizes
@@ -225,14 +227,17 @@ def _search(
         all_hooks[:0] = [run_folder, ScorePlot(folder)]
         if cfg.gif:
             all_hooks.append(GifHook(folder))  # after the run folder has written its last frame
-    stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit, cfg.polish)
+    stop = StopRules(cfg.max_generations, cfg.stagnation, cfg.time_limit)
+    sizes = verify_sizes(cfg)
     if timings.enabled:  # the loop is timed from outside: its strategy, problem and hooks
         problem.timings = timings
         strategy = TimedStrategy(strategy, timings)
         all_hooks = [TimedHook(h, timings) for h in all_hooks]
     try:
         result = run_loop(
-            strategy, problem, stop, verify_sizes(cfg), all_hooks, state, checkpoint_every, contrast=cfg.contrast
+            strategy, problem, stop, all_hooks, state, checkpoint_every,
+            goal=PortraitGoal(problem, sizes, cfg.polish),
+            finish=Contrast(problem, sizes, cfg.contrast) if cfg.contrast > 1.0 else None,
         )
     finally:
         problem.close()

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from polyface.judge import rule, score
+from polyface.judge import score
 from polyface.detect import FaceDetector
 from polyface.genome import random_genome
 from polyface.render.cairo import render_batch

@@ -16,7 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyface.judge import rule, score
+from polyface.judge import score
 from polyface.genome_json import from_dict
 from polyface.preset import load_preset
 from polyface.run import build, mutation_settings

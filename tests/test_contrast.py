@@ -13,7 +13,8 @@ from polyface.genome import GenomeError, random_genome, stretch_contrast
 from polyface.genome_json import from_dict
 from polyface.render.cairo import render_batch
 from polyface.search.contrast import CONTRAST_STEP, contrast_steps, stretch_portrait
-from polyface.search.loop import StopRules, run_loop
+from polyface.search.loop import StopRules
+from problems import portrait_loop
 from polyface.judge.judge import Verdict
 from problems import portrait_problem
 
@@ -127,9 +128,9 @@ def test_the_loop_hands_the_stretched_portrait_to_the_hooks():
             self.result = r
 
     end = End()
-    r = run_loop(_population(), CentreProblem(target=0.0), StopRules(max_generations=50), (64,), [end], contrast=2.0)
+    r = portrait_loop(_population(), CentreProblem(target=0.0), StopRules(max_generations=50), (64,), [end], contrast=2.0)
     assert r.portrait and r.contrast == 2.0 and end.result.genome == r.genome  # CentreProblem ignores colour
-    plain = run_loop(_population(), CentreProblem(target=0.0), StopRules(max_generations=50), (64,))
+    plain = portrait_loop(_population(), CentreProblem(target=0.0), StopRules(max_generations=50), (64,))
     assert plain.contrast == 1.0 and r.genome == stretch_contrast(plain.genome, 2.0)
 
 

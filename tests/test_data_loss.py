@@ -299,38 +299,3 @@ def test_time_limit_covers_the_search_and_result_records_the_final_check(tmp_pat
     assert len(result["verdict"]) == 3 or result["portrait"]  # every size checked for the report
     help_text = CliRunner().invoke(cli, ["gallery", "--help"]).output
     assert "final check" in help_text and "verify_s" in help_text
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_ctrl_c_while_scoring_workers_start_exits_130_and_leaves_no_worker(tmp_path):
-    """A preset that asks for two scoring worker processes."""
-    preset = tmp_path / "two-workers.toml"
-    preset.write_text('description = "two scoring workers"\nworkers = 2\n')
-    cmd = [sys.executable, "-m", "polyface", "evolve", "--quiet", "--seed", "1", "--max-generations", "2000",
-           "--preset", str(preset), "--out", str(tmp_path / "run")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    workers: list[int] = []
-    for _ in range(1200):
-        workers = _children(proc.pid)
-        if workers or proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    if not workers:
-        proc.kill()
-        proc.communicate()
-        pytest.skip("no scoring workers were started (one core?)")
-    time.sleep(0.3)  # the workers are importing torch and loading the detector
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert "Traceback" not in err and "Broken pipe" not in err, err
-    assert proc.returncode == 130, err
-    time.sleep(1.0)
-    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "zombie" not in Path(f"/proc/{w}/status").read_text()]
-    assert not alive, f"workers {alive} outlived their parent"

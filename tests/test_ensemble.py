@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from polyface.judge import rule, score
 from polyface.judge.slack import SEARCH
-from polyface.limits import NO_MARGIN
 from polyface.genome_json import from_dict
 from polyface.prior import FacePrior
 from problems import portrait_problem

@@ -181,7 +181,7 @@ def test_a_ctrl_c_in_the_first_generation_rewinds_to_every_starting_draw():
 
     problem.evaluate = interrupted
     with pytest.raises(KeyboardInterrupt):
-        step(strategy, problem, LoopState(), (64,))
+        step(strategy, problem, LoopState())
     assert strategy.state_dict() == before  # rewound, all 28 draws still to be scored
     _, fresh = build(cfg)
     fresh.load_state_dict(before)  # and the same state read back as a checkpoint holds it

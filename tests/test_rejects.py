@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from polyface.genome import random_genome
-from polyface.search.loop import LoopState, StopRules, run_loop
+from polyface.search.loop import LoopState, StopRules
+from problems import portrait_loop
 from polyface.search.mutate import MutationSettings
 from polyface.search.problem import Evaluation, Verdict
 from polyface.search.rejects import REJECT_PENALTY, Rejects, fingerprint
@@ -28,7 +29,7 @@ class PlateauProblem:
     def evaluate(self, genomes, top_k=None):
         scores = np.array([min(2.5, 2.9 - np.abs(g.vertices.mean(1) - 0.5).sum(1).mean()) for g in genomes])
         n = len(genomes)
-        return Evaluation(scores, np.zeros(n, bool), np.zeros(n), np.full((n, 4), np.nan))
+        return Evaluation(scores, np.zeros(n), np.full((n, 4), np.nan))
 
     def verify(self, genome, sizes, stop_early=True):
         ok = bool(genome.colours[0, :3].mean() > 0.5)
@@ -54,7 +55,7 @@ def test_a_rejected_best_on_a_plateau_gives_way_to_one_that_passes():
     prob = PlateauProblem()
     st = LoopState()
     strat = PopulationStrategy([_dark_first(0)], np.random.default_rng(1), SETTINGS, population=8, elites=2)
-    r = run_loop(strat, prob, StopRules(max_generations=600), (64,), state=st)
+    r = portrait_loop(strat, prob, StopRules(max_generations=600), (64,), state=st)
     assert r.status == "target" and r.portrait
     assert prob.checked[-1] and prob.checked.count(False) >= 1  # it got there past rejected genomes
     assert len(st.rejects) == prob.checked.count(False)

@@ -8,7 +8,8 @@ import pytest
 from polyface.preset import load_preset
 from polyface.genome import random_genome
 from polyface.run import build, evolve
-from polyface.search.loop import StopRules, run_loop
+from polyface.search.loop import StopRules
+from problems import portrait_loop
 from polyface.search.mutate import MutationSettings, confine, mutate, oval_axes
 from polyface.judge.judge import Verdict
 from polyface.search.types import Evaluation
@@ -29,7 +30,7 @@ class CentreProblem:
         self.calls += 1
         scores = np.array([2.9 - np.abs(g.vertices.mean(1) - 0.5).sum(1).mean() if g.n_polygons else 0.0 for g in genomes])
         n = len(genomes)
-        return Evaluation(scores, np.zeros(n, bool), np.zeros(n), np.full((n, 4), np.nan))
+        return Evaluation(scores, np.zeros(n), np.full((n, 4), np.nan))
 
     def state_dict(self):
         return {}
@@ -148,17 +149,17 @@ def test_loop_stop_rules_and_hooks():
 
     rng = np.random.default_rng(0)
     strat = PopulationStrategy([random_genome(rng, 8, 4)], np.random.default_rng(1), SETTINGS, 6, 1)
-    r = run_loop(strat, CentreProblem(), StopRules(max_generations=7), (64,), [Rec()])
+    r = portrait_loop(strat, CentreProblem(), StopRules(max_generations=7), (64,), [Rec()])
     assert r.status == "max_generations" and r.generations == 7 and r.evaluations == 1 + 6 * 6
     assert events[0] == "start" and events[-1] == ("end", "max_generations")
     assert [e[1] for e in events if e[0] == "gen"] == list(range(1, 8))
 
     strat = PopulationStrategy([random_genome(rng, 8, 4)], np.random.default_rng(1), SETTINGS, 6, 1)
-    r = run_loop(strat, CentreProblem(target=0.0), StopRules(max_generations=100), (64,))
+    r = portrait_loop(strat, CentreProblem(target=0.0), StopRules(max_generations=100), (64,))
     assert r.status == "target" and r.portrait and r.generations == 1
 
     strat = HillClimbStrategy(random_genome(rng, 3, 4), np.random.default_rng(1), SETTINGS)
-    r = run_loop(strat, CentreProblem(), StopRules(max_generations=10**6, stagnation=20), (64,))
+    r = portrait_loop(strat, CentreProblem(), StopRules(max_generations=10**6, stagnation=20), (64,))
     assert r.status == "stagnation"
 
 
@@ -176,7 +177,7 @@ def test_loop_ctrl_c_returns_best_so_far():
 
     rng = np.random.default_rng(0)
     strat = PopulationStrategy([random_genome(rng, 8, 4)], np.random.default_rng(1), SETTINGS, 6, 1)
-    r = run_loop(strat, CentreProblem(), StopRules(max_generations=100), (64,), [Interrupt(), End()])
+    r = portrait_loop(strat, CentreProblem(), StopRules(max_generations=100), (64,), [Interrupt(), End()])
     assert r.status == "interrupted" and r.generations == 3 and ends and ends[0].genome is r.genome
 
 
@@ -286,28 +287,28 @@ def _population(seed=0):
 
 
 def test_polish_goes_on_after_the_first_portrait():
-    r = run_loop(_population(), CentreProblem(target=0.0), StopRules(max_generations=100, polish=5), (64,))
+    r = portrait_loop(_population(), CentreProblem(target=0.0), StopRules(max_generations=100), (64,), polish=5)
     assert r.status == "target" and r.portrait and r.portrait_generation == 1 and r.generations == 6
 
 
 def test_polish_ends_with_the_last_portrait_the_final_check_accepted():
     problem = OneCheckProblem()
-    r = run_loop(_population(), problem, StopRules(max_generations=100, polish=8), (64,))
+    r = portrait_loop(_population(), problem, StopRules(max_generations=100), (64,), polish=8)
     assert r.status == "target" and r.generations == 9
     assert len(problem.checked) > 1  # polishing found better genomes; the check turned them down
     assert r.portrait and r.verdict.portrait and r.genome == problem.checked[0]
     # A stop rule that ends the polishing early keeps the portrait too.
     problem = OneCheckProblem()
-    r = run_loop(_population(), problem, StopRules(max_generations=4, polish=50), (64,))
+    r = portrait_loop(_population(), problem, StopRules(max_generations=4), (64,), polish=50)
     assert r.status == "max_generations" and r.portrait and r.genome == problem.checked[0]
 
 
 def test_polishing_checks_the_best_every_few_generations_and_at_the_end():
-    from polyface.search.loop import POLISH_CHECK_EVERY
+    from polyface.search.goal import POLISH_CHECK_EVERY
 
     problem = OneCheckProblem(accept_all=True)
     polish = 2 * POLISH_CHECK_EVERY + 5
-    r = run_loop(_population(), problem, StopRules(max_generations=100, polish=polish), (64,))
+    r = portrait_loop(_population(), problem, StopRules(max_generations=100), (64,), polish=polish)
     assert r.generations == 1 + polish
     # the first portrait, two checks while polishing and the last best at the end: no more
     assert 2 <= len(problem.checked) <= 4
@@ -324,7 +325,7 @@ def test_polishing_state_survives_a_checkpoint():
         def on_checkpoint(self, d):
             snaps.append(d)
 
-    r = run_loop(_population(), problem, StopRules(max_generations=3, polish=50), (64,), [Snap()], checkpoint_every=0)
+    r = portrait_loop(_population(), problem, StopRules(max_generations=3), (64,), [Snap()], checkpoint_every=0, polish=50)
     st = LoopState.from_dict(json.loads(json.dumps(snaps[-1]["loop"])))
     assert st.portrait_at == r.portrait_generation == 1 and st.kept == problem.checked[0] and st.kept_verdict.portrait
     assert st.portrait_s == r.portrait_s

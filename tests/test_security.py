@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from polyface.cli import cli
-from polyface.genome import random_genome
 
 from test_bad_inputs import assert_one_line_error, snapshot
 

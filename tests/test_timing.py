@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from polyface.preset import load_preset
 from polyface.run import evolve

@@ -125,7 +125,8 @@ def test_crafted_checkpoint_fields_are_refused_or_read(interrupted, field, value
     """Through the checkpoint reader and the state loaders resume uses: RunFolderError or a
     state that loads; never another exception, and nothing on disk changes."""
     from polyface.run import _load_state, build
-    from polyface.search.loop import LoopState, StopRules, run_loop
+    from polyface.search.loop import LoopState, StopRules
+    from problems import portrait_loop
 
     run = interrupted
     original = (run / CHECKPOINT).read_text()
@@ -139,7 +140,7 @@ def test_crafted_checkpoint_fields_are_refused_or_read(interrupted, field, value
             state = _load_state(parsed, run, strategy, problem)
             assert isinstance(state, LoopState)
             # What loads also runs: one more generation and the final check, no crash.
-            r = run_loop(strategy, problem, StopRules(max_generations=state.generation + 1), (48,), [], state, 0)
+            r = portrait_loop(strategy, problem, StopRules(max_generations=state.generation + 1), (48,), [], state, 0)
             assert r.generations == state.generation
             event("loaded and ran")
         except RunFolderError as e:

@@ -68,3 +68,14 @@ def stretch_portrait(
                 i -= 1
             return Stretched(candidate, v, steps[i])
     return best
+
+
+class Contrast:
+    """The finishing step of a run: the portrait stretched up to ``most`` as far as ``problem``'s
+    final check at ``verify_sizes`` accepts (``stretch_portrait``)."""
+
+    def __init__(self, problem, verify_sizes: tuple[int, ...], most: float) -> None:
+        self.problem, self.verify_sizes, self.most = problem, tuple(verify_sizes), most
+
+    def __call__(self, genome: Genome, verdict: Verdict) -> Stretched:
+        return stretch_portrait(genome, verdict, lambda g: self.problem.verify(g, self.verify_sizes), self.most)

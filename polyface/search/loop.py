@@ -16,17 +16,11 @@ from typing import Protocol
 import numpy as np
 
 from polyface.genome import Genome
-from polyface.search.bounds import contenders
-from polyface.search.contrast import stretch_portrait
-from polyface.search.loop_state import LoopState
 from polyface.judge.judge import Verdict
-from polyface.judge.score import full_pass_score
-from polyface.search.problem import PortraitProblem
-from polyface.search.types import Evaluation
-from polyface.search.rejects import REJECT_PENALTY
+from polyface.search.loop_state import LoopState
 from polyface.search.stop import InterruptGate, StopReason, StopRules, should_stop
+from polyface.search.types import Evaluation, Problem
 
-__all__ = ["Hook", "LoopState", "Progress", "Result", "StopReason", "StopRules", "run_loop", "step"]
 
 @dataclass
 class Progress:
@@ -99,47 +93,21 @@ def _call(hooks, name: str, *args) -> None:
             fn(*args)
 
 
-POLISH_CHECK_EVERY = 10  # while polishing, the best is checked every this many generations, and at the end
+class Goal(Protocol):
+    """What a run is for beyond the best score (``search.goal.PortraitGoal``): it reads and
+    adjusts each generation inside the generation's transaction, may stop the run, and decides
+    what the run ends with."""
+
+    def top_k(self, strategy, st: LoopState, genomes: list[Genome]) -> int | None: ...
+    def adjust(self, st: LoopState, genomes: list[Genome], scores: np.ndarray) -> np.ndarray: ...
+    def after_tell(self, strategy, st: LoopState) -> None: ...
+    def stop(self, st: LoopState) -> StopReason | None: ...
+    def finish(self, st: LoopState, status: StopReason) -> tuple[Genome, float, Verdict, StopReason]: ...
 
 
-def worth_checking(st: LoopState, full_pass: float) -> bool:
-    """The best passes every search size and is new to the final check."""
-    g = st.best
-    if g is None or st.best_score < full_pass or g in st.rejects:
-        return False
-    return st.verified is None or st.verified != g
-
-
-def check_best(st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...]) -> bool:
-    """Check the best at every verify size and keep it when the check accepts it."""
-    g, s = st.best, st.best_score
-    st.verdict, st.verified = problem.verify(g, verify_sizes), g
-    if st.verdict.portrait:
-        st.keep(g, s, st.verdict)
-    return st.verdict.portrait
-
-
-def maybe_verify(strategy, st: LoopState, problem: PortraitProblem, verify_sizes: tuple[int, ...], full_pass: float) -> None:
-    """Check the best at every verify size when it passes every search size and was not checked
-    before. A genome the check rejects is remembered and its score lowered (``rejects``): the
-    search goes on from it, and the next candidate that passes every search size and scores as
-    well outranks it and is checked in turn. While polishing, only every ``POLISH_CHECK_EVERY``
-    generations: the check costs several generations' search."""
-    if st.portrait_at is not None and (st.generation - st.portrait_at) % POLISH_CHECK_EVERY:
-        return
-    if not worth_checking(st, full_pass):
-        return
-    g = st.best
-    if not check_best(st, problem, verify_sizes):
-        st.rejects.add(g)
-        strategy.penalise(g, REJECT_PENALTY)
-        st.best, st.best_score = strategy.best
-
-
-def step(
-    strategy, problem: PortraitProblem, st: LoopState, verify_sizes: tuple[int, ...], gate: InterruptGate | None = None
-) -> tuple[list[Genome], Evaluation, bool]:
-    """One generation: ask, evaluate, tell, update ``st`` and verify a new best worth it.
+def step(strategy, problem: Problem, st: LoopState, goal: Goal | None = None, gate: InterruptGate | None = None
+         ) -> tuple[list[Genome], Evaluation, bool]:
+    """One generation: ask, evaluate, tell, update ``st``, and let the goal read it.
 
     Returns the generation's genomes, their evaluation and whether the best improved. KeyboardInterrupt (or any error)
     inside it rewinds strategy, problem and ``st`` to where the generation began; its last
@@ -148,9 +116,9 @@ def step(
     mark = (strategy.state_dict(), problem.state_dict(), dataclasses.replace(st, rejects=st.rejects.copy()))
     try:
         genomes = strategy.ask()
-        full_pass = full_pass_score(len(problem.sizes))
-        ev = problem.evaluate(genomes, top_k=contenders(strategy, st.best_score, st.rejects, genomes, full_pass))
-        ev.scores = st.rejects.apply(genomes, ev.scores)
+        ev = problem.evaluate(genomes, top_k=goal.top_k(strategy, st, genomes) if goal else None)
+        if goal is not None:
+            ev.scores = goal.adjust(st, genomes, ev.scores)
         strategy.tell(genomes, ev.scores, ev.boxes)
         st.evaluations += len(genomes)
         st.generation += 1
@@ -160,8 +128,8 @@ def step(
             if s > st.peak:  # stagnation counts from the best score ever, rejected genomes' included
                 st.peak, st.last_improve = s, st.generation
             st.best, st.best_score = g, s
-        # Every generation: a rejected best may have handed the lead to a genome not checked yet.
-        maybe_verify(strategy, st, problem, verify_sizes, full_pass)
+        if goal is not None:  # every generation: a rejected best may have handed the lead to a genome not checked yet
+            goal.after_tell(strategy, st)
         if gate is not None:
             gate.held = True
     except BaseException:
@@ -190,23 +158,22 @@ def _progress(st: LoopState, ev: Evaluation, elapsed_s: float, improved: bool) -
 
 def run_loop(
     strategy,
-    problem: PortraitProblem,
+    problem: Problem,
     stop: StopRules,
-    verify_sizes: tuple[int, ...],
     hooks: list = (),
     state: LoopState | None = None,
     checkpoint_every: float = 5.0,
     clock=time.perf_counter,
-    contrast: float = 1.0,
+    goal: Goal | None = None,
+    finish=None,
 ) -> Result:
-    """Run ``strategy`` on ``problem`` until a stop rule fires; KeyboardInterrupt ends it cleanly.
+    """Run ``strategy`` on ``problem`` until a stop rule (or the ``goal``) stops it;
+    KeyboardInterrupt ends it cleanly.
 
-    A run reaches its target only when the best genome passes the portrait rule on the
-    antialiased render at every size in ``verify_sizes`` (checked when the best improves and
-    passes every search size). Every ``checkpoint_every`` seconds, and at the end, hooks'
-    ``on_checkpoint(snapshot)`` get plain data from which ``state`` (with the strategy's and
-    problem's ``load_state_dict``) continues the run exactly. With ``contrast`` > 1 the finished
-    portrait's contrast is stretched as far as the final check accepts (``search.contrast``).
+    Every ``checkpoint_every`` seconds, and at the end, hooks' ``on_checkpoint(snapshot)`` get
+    plain data from which ``state`` (with the strategy's and problem's ``load_state_dict``)
+    continues the run exactly. The ``goal`` (``search.goal.PortraitGoal``) decides what the run
+    ends with; ``finish(genome, verdict)``, where given, is a last step on it (``search.contrast``).
     """
     st = state or LoopState()
     resumed = state is not None
@@ -222,7 +189,7 @@ def run_loop(
     try:
         with gate.installed():
             while status is None:
-                genomes, ev, improved = step(strategy, problem, st, verify_sizes, gate)
+                genomes, ev, improved = step(strategy, problem, st, goal, gate)
                 try:  # the generation is complete: its frames and lines are written whole
                     progress = _progress(st, ev, clock() - t0, improved)
                     if st.portrait_at is not None and st.portrait_s is None:
@@ -235,41 +202,28 @@ def run_loop(
                     _call(hooks, "on_generation", progress)
                 finally:
                     gate.release()
-                status = should_stop(stop, st.generation, st.last_improve, progress.elapsed_s, st.portrait_at)
+                status = (goal.stop(st) if goal else None) or should_stop(stop, st.generation, st.last_improve, progress.elapsed_s)
                 if status is None and checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
                     _call(hooks, "on_checkpoint", snapshot())
                     last_checkpoint = clock()
     except KeyboardInterrupt:
         status = StopReason.INTERRUPTED
-    return _finish(st, problem, verify_sizes, hooks, snapshot, status, clock, t0, contrast)
+    return _finish(st, hooks, snapshot, status, clock, t0, goal, finish)
 
 
-def _finish(
-    st: LoopState, problem, verify_sizes, hooks, snapshot, status: StopReason, clock, t0: float, contrast: float
-) -> Result:
-    """Checkpoint, verify the best at every size when not done yet, stretch the portrait's
-    contrast where asked, and tell the hooks."""
+def _finish(st: LoopState, hooks, snapshot, status: StopReason, clock, t0: float, goal, finish) -> Result:
+    """Checkpoint, let the goal pick what the run ends with, finish it where asked (not after a
+    Ctrl-C), and tell the hooks."""
     if st.best is None:
         raise KeyboardInterrupt  # interrupted before anything was scored: nothing to save
     _call(hooks, "on_checkpoint", snapshot())
     t_verify = clock()
-    if st.kept is not None and st.kept != st.best and worth_checking(st, full_pass_score(len(problem.sizes))):
-        try:  # polishing's last best, not checked yet
-            check_best(st, problem, verify_sizes)
-        except KeyboardInterrupt:  # the last portrait the check accepted is still there
-            status = StopReason.INTERRUPTED
-    genome, score = st.best, st.best_score
-    verdict = st.verdict if st.best_verified else Verdict()
-    if st.kept is not None and st.kept != st.best:  # polishing moved on from the last portrait the check accepted
-        genome, score, verdict = st.kept, st.kept_score, st.kept_verdict
-    elif not st.best_verified:
-        try:
-            verdict = problem.verify(st.best, verify_sizes, stop_early=False)
-        except KeyboardInterrupt:  # the portrait is still saved, unverified; --resume checks it
-            status = StopReason.INTERRUPTED
+    genome, score, verdict = st.best, st.best_score, Verdict()
+    if goal is not None:
+        genome, score, verdict, status = goal.finish(st, status)
     k = 1.0
-    if contrast > 1.0 and status != StopReason.INTERRUPTED:
-        s = stretch_portrait(genome, verdict, lambda g: problem.verify(g, verify_sizes), contrast)
+    if finish is not None and status != StopReason.INTERRUPTED:
+        s = finish(genome, verdict)
         genome, verdict, k = s.genome, s.verdict, s.k
         if s.interrupted:
             status = StopReason.INTERRUPTED

@@ -52,19 +52,11 @@ class StopRules:
     max_generations: int = 20000
     stagnation: int = 0  # generations without improvement; 0 = off
     time_limit: float = 0.0  # seconds; 0 = off
-    polish: int = 0  # generations to go on after the first verified portrait
 
 
-def should_stop(
-    rules: StopRules, generation: int, last_improve: int, elapsed_s: float, portrait_at: int | None
-) -> StopReason | None:
-    """The first stop rule that fires after a generation, or None to go on.
-
-    ``portrait_at`` is the generation of the first verified portrait (None before it): the
-    run reaches its target ``rules.polish`` generations later.
-    """
-    if portrait_at is not None and generation >= portrait_at + rules.polish:
-        return StopReason.TARGET
+def should_stop(rules: StopRules, generation: int, last_improve: int, elapsed_s: float) -> StopReason | None:
+    """The first stop rule that fires after a generation, or None to go on (the goal's own
+    target, ``search.goal``, comes first)."""
     if rules.stagnation and generation - last_improve >= rules.stagnation:
         return StopReason.STAGNATION
     if rules.time_limit and elapsed_s >= rules.time_limit:
