@@ -49,7 +49,7 @@ def one(cfg, engine_name: str, workers: int, seeds: int, root: Path) -> dict:
     t = time.perf_counter()
     close()
     shutdown = time.perf_counter() - t
-    from polyface.runio.gallery import collect
+    from polyface.runio.results import collect
 
     runs = collect(root / f"{engine_name}-{workers}")
     portraits = sum(1 for r in runs if r.portrait)

@@ -119,11 +119,13 @@ def run_gallery(
 
 def write_pages(out_dir: Path) -> tuple[Path, Path] | None:
     """Write ``contact-sheet.png`` and ``index.html`` for the finished runs in ``out_dir``."""
-    from polyface.runio import gallery
+    from polyface.runio.contact_sheet import contact_sheet
+    from polyface.runio.index_page import write_index
+    from polyface.runio.results import collect
 
-    runs = gallery.collect(out_dir)
+    runs = collect(out_dir)
     if not runs:
         return None
-    sheet = gallery.contact_sheet(runs, out_dir / "contact-sheet.png")
-    index = gallery.write_index(out_dir, runs)
+    sheet = contact_sheet(runs, out_dir / "contact-sheet.png")
+    index = write_index(out_dir, runs)
     return sheet, index

@@ -26,8 +26,6 @@ from polyface.config import FIELDS
 from polyface.interrupt import deferred, preload, quiet_exit
 from polyface.runio.progress import ProgressLine
 
-# ProgressLine moved to polyface.runio.progress; UserError, click_type and the group to cli_support.
-__all__ = ["ProgressLine", "UserError", "cli", "click_type", "main"]
 
 
 def _field(key: str) -> click.ParamType:

@@ -21,7 +21,7 @@ from polyface.config import FIELDS
 def render(genome, size, out, background) -> None:
     """Render a GENOME.json at any size to PNG, SVG or PDF."""
     from polyface.config import parse_colour
-    from polyface.genome_file import load_genome
+    from polyface.genome_io import load_genome
     from polyface.render.cairo import save
 
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -55,7 +55,8 @@ def _animation_options(fn):
 @click.option("--caption", is_flag=True, help="Overlay generation and score.")
 def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
     """Animate a run's evolution as a GIF (or MP4 when OUT ends in .mp4)."""
-    from polyface.runio import animate
+    from polyface.runio.gif import make_gif
+    from polyface.runio.video import make_video
 
     check_run_dir(run_dir)
     if out is not None and out.suffix.lower() not in (".gif", ".mp4"):
@@ -65,9 +66,9 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
     if (out is None or out.suffix.lower() == ".gif") and not limits.GIF_FPS.admits(fps):
         raise UserError(f"option --fps must be {limits.GIF_FPS.describe()} for a GIF (.mp4: up to 60), got {fps:g}")
     if out is not None and out.suffix.lower() == ".mp4":
-        info = animate.make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
+        info = make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
     else:
-        info = animate.make_gif(run_dir, out, fps=fps, size=size, frames=frames, hold=hold, loop=loop, caption=caption)
+        info = make_gif(run_dir, out, fps=fps, size=size, frames=frames, hold=hold, loop=loop, caption=caption)
     click.echo(f"{info.path}  ({info.n_frames} frames, {info.bytes / 1024:.0f} KiB)")
 
 
@@ -77,13 +78,13 @@ def gif(run_dir, out, fps, size, frames, hold, loop, caption) -> None:
 @_animation_options
 def video(run_dir, out, fps, size, frames, hold) -> None:
     """Animate a run's evolution as an MP4 (needs imageio-ffmpeg: pip install 'polyface[video]')."""
-    from polyface.runio import animate
     from polyface.runio.layout import VIDEO
+    from polyface.runio.video import make_video
 
     check_run_dir(run_dir)
     out = out or run_dir / VIDEO
     if out.suffix.lower() != ".mp4":
         raise UserError(f"{quote(out)}: output extension must be .mp4")
     check_out_parent(out)
-    info = animate.make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
+    info = make_video(run_dir, out, fps=fps, size=size, frames=frames, hold=hold)
     click.echo(f"{info.path}  ({info.n_frames} frames, {info.bytes / 1024:.0f} KiB)")

@@ -94,7 +94,7 @@ def _user_errors():
     errors = [ConfigError, GenomeError, DeviceError, RunFolderError, ImageError, HaarUnavailable, FieldError, FileKindError]
     errors += [LiveError, ShowError]
     try:
-        from polyface.runio.animate import MissingDependency
+        from polyface.runio.video import MissingDependency
 
         errors.append(MissingDependency)
     except ImportError:

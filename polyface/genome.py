@@ -4,7 +4,7 @@ Coordinates are canvas units in [0, 1]^2, so a genome renders at any size. Colou
 RGBA floats in [0, 1]; in ``grey`` mode red, green and blue are equal. A genome may carry a
 palette: then each polygon's colour is a palette entry (``index``) plus its own alpha. This
 module imports nothing else of polyface: it is plain data, random draws and writing JSON
-(``polyface.genome_json`` reads it back).
+(``polyface.genome_io`` reads it back).
 
 JSON format version 2 adds ``palette`` (``#rrggbb`` strings), ``index`` and ``alpha`` in
 place of ``colours`` for palette genomes; version 1 files still load.

@@ -30,7 +30,7 @@ from polyface.search.goal import PortraitGoal
 from polyface.search.loop import LoopState, Result, StopRules, run_loop
 from polyface.search.mutate import MutationSettings, confined, oval_axes
 from polyface.judge.judge import judge_for, verify_sizes
-from polyface.prior import face_tones
+from polyface.detect.prior import face_tones
 from polyface.detect.lanes import lane_threads
 from polyface.search.problem import PortraitProblem
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy

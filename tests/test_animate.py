@@ -1,4 +1,4 @@
-"""GIF and MP4 animations of a run folder (polyface.runio.animate)."""
+"""GIF and MP4 animations of a run folder (polyface.runio.gif, video and frames)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,11 @@ from PIL import Image
 
 from polyface.genome import random_genome
 from polyface.render.cairo import render_rgb, save
-from polyface.runio.animate import (
-    AnimationInfo,
-    MissingDependency,
-    RunFolderError,
-    frame_durations,
-    make_gif,
-    make_video,
-    read_history,
-    select_frames,
-)
+from polyface.runio.frames import AnimationInfo, frame_durations, select_frames
+from polyface.runio.gif import make_gif
+from polyface.runio.layout import RunFolderError
+from polyface.runio.readers import read_history
+from polyface.runio.video import MissingDependency, make_video
 
 FRAME = 48
 
@@ -113,7 +108,7 @@ def test_gif_size_rerenders_from_genomes(run: Path, tmp_path: Path) -> None:
     pics, _, _ = gif_frames(info.path)
     assert info.n_frames == 3 and pics[0].shape == (72, 72, 3)
     lines = (run / "history.jsonl").read_text().splitlines()
-    from polyface.genome_json import from_dict
+    from polyface.genome_io import from_dict
 
     final = render_rgb(from_dict(json.loads(lines[-1])["genome"]), 72)
     assert psnr(pics[-1], final) > 28

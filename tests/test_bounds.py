@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polyface.judge import score
-from polyface.genome_json import from_dict
+from polyface.genome_io import from_dict
 from polyface.preset import load_preset
 from polyface.run import build, mutation_settings
 from polyface.search import bounds

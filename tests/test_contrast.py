@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from polyface.genome import GenomeError, random_genome, stretch_contrast
-from polyface.genome_json import from_dict
+from polyface.genome_io import from_dict
 from polyface.render.cairo import render_batch
 from polyface.search.contrast import CONTRAST_STEP, contrast_steps, stretch_portrait
 from polyface.search.loop import StopRules

@@ -85,8 +85,8 @@ def test_out_on_an_empty_folder_or_an_unstarted_run_is_fine(tmp_path):
 
 def test_resume_cuts_a_history_line_cut_mid_write(tmp_path):
     from polyface.run import evolve, resume
-    from polyface.runio.animate import make_gif
-    from polyface.runio.animate import read_history
+    from polyface.runio.gif import make_gif
+    from polyface.runio.readers import read_history
 
     class StopAt:
         def on_generation(self, p):

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from polyface.judge import rule, score
 from polyface.judge.slack import SEARCH
-from polyface.genome_json import from_dict
-from polyface.prior import FacePrior
+from polyface.genome_io import from_dict
+from polyface.detect.prior import FacePrior
 from problems import portrait_problem
 
 from conftest import to_batch
@@ -177,7 +177,7 @@ def test_the_search_asks_more_of_the_prior_than_the_final_check():
     """A correlation with the mean face just over the gate passes the final check's prior vote
     but not the search, which asks ``PRIOR_SLACK`` more (the correlation moves a little from one
     size and render to the next); well over the gate it passes both."""
-    from polyface.prior import FacePrior
+    from polyface.detect.prior import FacePrior
     from polyface.render.cairo import render_batch
 
     genome = _genome("framed")

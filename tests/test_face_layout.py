@@ -9,7 +9,7 @@ import pytest
 from polyface.face_layout import FEATURES, PRIORITY, layout_genome, oval_scale
 from polyface.genome import GenomeError, random_genome
 from polyface.preset import load_preset
-from polyface.prior import load_mean_face
+from polyface.detect.prior import load_mean_face
 from polyface.render.cairo import render_rgb
 from polyface.run import build, mutation_settings
 from polyface.search.mutate import confined

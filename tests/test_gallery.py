@@ -17,7 +17,9 @@ from PIL import Image
 
 from polyface.genome import Genome, random_genome
 from polyface.render.cairo import save
-from polyface.runio.gallery import RunSummary, by_score, collect, contact_sheet, write_index
+from polyface.runio.contact_sheet import contact_sheet
+from polyface.runio.index_page import write_index
+from polyface.runio.results import RunSummary, by_score, collect
 from test_live import Chrome
 
 HOSTILE = "<script>alert(1)</script>"

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polyface.genome import Genome, GenomeError, random_genome
-from polyface.genome_json import from_json
+from polyface.genome_io import from_json
 
 
 def test_random_genome_shapes_and_ranges():

@@ -35,7 +35,7 @@ def test_haar_holds_back_exactly_the_portraits_it_does_not_see():
     from pathlib import Path
 
     from polyface.detect import FaceDetector
-    from polyface.genome_json import from_dict
+    from polyface.genome_io import from_dict
     from problems import portrait_problem
 
     data = Path(__file__).parent / "data"
@@ -65,7 +65,7 @@ def test_whole_cascade_first_gives_the_climbed_depth(face_crop):
     import json
     from pathlib import Path
 
-    from polyface.genome_json import from_dict
+    from polyface.genome_io import from_dict
 
     data = Path(__file__).parent / "data"
     evolved = [from_dict(json.loads(p.read_text())) for p in sorted(data.glob("genome_*.json"))]

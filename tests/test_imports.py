@@ -100,10 +100,10 @@ LAYERS = [
     ("base", ("polyface._version", "polyface.limits", "polyface.validate", "polyface.atomic", "polyface.interrupt",
               "polyface.data")),
     # The settings (config) sit with the genome: they check palettes, which are genome data.
-    ("genome", ("polyface.genome", "polyface.genome_json", "polyface.genome_file", "polyface.face_layout",
+    ("genome", ("polyface.genome", "polyface.genome_io", "polyface.face_layout",
                 "polyface.palettes", "polyface.config")),
     ("render", ("polyface.render",)),
-    ("detect", ("polyface.detect", "polyface.prior")),
+    ("detect", ("polyface.detect",)),
     ("judge", ("polyface.judge", "polyface.score")),
     ("search", ("polyface.search",)),
     ("runio", ("polyface.runio",)),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from polyface.genome_json import from_json
+from polyface.genome_io import from_json
 from polyface.judge.judge import judge_for
 from polyface.preset import load_preset
 from polyface.render.cairo import render_batch

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from polyface.genome_json import from_json
-from polyface.runio.run_folder import read_checkpoint
+from polyface.genome_io import from_json
+from polyface.runio.readers import read_checkpoint
 
 PRESET = """
 description = "tiny run for the kill test"

@@ -24,7 +24,7 @@ from PIL import Image
 
 from polyface.preset import load_preset
 from polyface.judge.score import PASS_TIER
-from polyface.genome_json import from_json
+from polyface.genome_io import from_json
 from polyface.run import evolve
 from polyface.runio.live import LiveState
 from polyface.runio.live_server import PageServer, safe_file

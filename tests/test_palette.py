@@ -16,7 +16,7 @@ from polyface.cli import cli
 from polyface.config import ConfigError, apply
 from polyface.preset import load_preset
 from polyface.genome import Genome, GenomeError, palette_rgb, random_genome
-from polyface.genome_json import from_dict, from_json
+from polyface.genome_io import from_dict, from_json
 from polyface.palettes import BUILTIN, PaletteError, parse_palette, to_rgb
 from polyface.render.cairo import render_rgb, save
 from polyface.search.mutate import MutationSettings, mutate

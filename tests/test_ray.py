@@ -31,8 +31,8 @@ from polyface.batch import run_gallery  # noqa: E402
 from polyface.config import Config, apply  # noqa: E402
 from polyface.preset import read_preset_file  # noqa: E402
 from polyface.engines.ray import RayEngine  # noqa: E402
-from polyface.genome_json import from_json  # noqa: E402
-from polyface.runio.run_folder import read_checkpoint  # noqa: E402
+from polyface.genome_io import from_json  # noqa: E402
+from polyface.runio.readers import read_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

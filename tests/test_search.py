@@ -257,7 +257,7 @@ def test_fool_preset_finds_a_face_quickly_and_polishes_it(tmp_path):
     assert 0 < result["portrait_s"] <= result["elapsed_s"]
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [x["generation"] for x in log if x["portrait"] and not x.get("final")][0] == r.portrait_generation
-    from polyface.genome_json import from_json
+    from polyface.genome_io import from_json
     from polyface.judge.judge import verify_sizes
 
     written = from_json((tmp_path / "run" / "genome.json").read_text())
@@ -399,7 +399,7 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, mo
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     from polyface.run import resume
-    from polyface.runio.run_folder import RunFolderError
+    from polyface.runio.layout import RunFolderError
 
     with pytest.raises(RunFolderError, match="no checkpoint"):
         resume(tmp_path)
@@ -413,7 +413,8 @@ def test_full_disk_mid_run_is_a_clear_error_and_keeps_the_checkpoint(tmp_path, m
 
     from polyface.render import cairo as cairo_render
     from polyface.run import resume
-    from polyface.runio.run_folder import RunFolderError, read_checkpoint
+    from polyface.runio.layout import RunFolderError
+    from polyface.runio.readers import read_checkpoint
 
     real_save = cairo_render.save
     calls = {"n": 0}

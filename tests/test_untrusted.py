@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from polyface import validate
 from polyface.cli import cli
 from polyface.genome import GenomeError
-from polyface.genome_json import from_json
+from polyface.genome_io import from_json
 from polyface.runio import readers
 from polyface.runio.layout import CHECKPOINT, HISTORY, LOG, RESULT, RunFolderError
 
@@ -214,7 +214,7 @@ def test_nan_elapsed_in_history_is_refused_by_gif(tmp_path, monkeypatch):
 def test_old_result_files_read_best_prob_as_min_prob(tmp_path):
     (tmp_path / RESULT).write_text(json.dumps({"status": "done", "best_prob": 0.75}))
     assert readers.read_result(tmp_path)["min_prob"] == 0.75
-    from polyface.runio.gallery import read_summary
+    from polyface.runio.results import read_summary
 
     (tmp_path / RESULT).write_text(json.dumps({"status": "done", "min_prob": 0.5}))
     assert read_summary(tmp_path).best_prob == 0.5

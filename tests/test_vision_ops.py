@@ -43,7 +43,7 @@ def test_a_run_imports_no_torchvision():
     """Importing torchvision's package costs a run's start about 2 s (it imports torch._dynamo)."""
     code = (
         "import sys, torch\n"
-        "import polyface.run, polyface.prior\n"
+        "import polyface.run, polyface.detect.prior\n"
         "from polyface.detect import vision_ops\n"
         "b = torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10]])\n"
         "assert vision_ops.batched_nms(b, torch.tensor([0.9, 0.8]), torch.tensor([0, 0]), 0.5).tolist() == [0]\n"

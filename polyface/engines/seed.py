@@ -102,7 +102,7 @@ def run_seed(
             release_free_heap()  # the next seed runs in this process too
         status = "interrupted" if r.status == "interrupted" else "done"
         if status == "done" and gif:
-            from polyface.runio.animate import make_gif
+            from polyface.runio.gif import make_gif
 
             make_gif(run_dir, frames=40)
         return SeedOutcome(seed, status, f"score {r.score:.3f} portrait {r.portrait} {r.elapsed_s:.1f}s")

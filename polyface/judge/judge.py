@@ -23,7 +23,7 @@ from polyface.judge import members, score
 from polyface.judge.members import Member, Reading, join, section
 from polyface.judge.rule import Rule
 from polyface.judge.slack import NONE, SEARCH, Slack
-from polyface.prior import FacePrior
+from polyface.detect.prior import FacePrior
 from polyface.render.cairo import render_batch
 
 

@@ -25,7 +25,7 @@ from polyface.detect.types import Detections, concat_detections
 from polyface.judge import score
 from polyface.judge.rule import Rule
 from polyface.judge.slack import Slack
-from polyface.prior import FacePrior
+from polyface.detect.prior import FacePrior
 
 
 @dataclass

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from polyface import limits
 from polyface.atomic import atomic_path
 from polyface.genome import GenomeError
-from polyface.genome_json import from_json
+from polyface.genome_io import from_json
 from polyface.render.cairo import render_rgb
 from polyface.runio.results import RunSummary
 from polyface.runio.text import fit as _fit

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from polyface import limits
 from polyface.genome import GenomeError
-from polyface.genome_json import from_dict
+from polyface.genome_io import from_dict
 from polyface.render.cairo import render_rgb
 from polyface.runio.layout import HISTORY, RunFolderError
 from polyface.runio.readers import HistoryEntry, read_history

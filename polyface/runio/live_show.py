@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from polyface.genome import Genome, GenomeError
-from polyface.genome_json import from_dict
+from polyface.genome_io import from_dict
 from polyface.runio.live import page_meta
 from polyface.runio import readers
 from polyface.runio.layout import RunFolderError

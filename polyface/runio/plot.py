@@ -114,7 +114,7 @@ class ScorePlot:
         self.out = Path(out)
 
     def on_end(self, result) -> None:
-        from polyface.runio.run_folder import RunFolderError
+        from polyface.runio.layout import RunFolderError
 
         pts = read_log_points(self.out / "log.jsonl")
         try:

@@ -19,12 +19,11 @@ from polyface.render import cairo as cairo_render
 from polyface.runio import layout
 from polyface.runio.layout import CHECKPOINT, CONFIG, FRAMES, HISTORY, LOG, RESULT, RunFolderError
 from polyface.runio import readers
-from polyface.runio.readers import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cut_to_last_line, read_checkpoint
+from polyface.runio.readers import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, cut_to_last_line
 from polyface.search.loop import Progress, Result
 from polyface.search.timing import Timings, breakdown
 from polyface.validate import quote
 
-__all__ = ["RunFolder", "RunFolderError", "check_new", "prepare", "read_checkpoint"]
 
 # A temporary file of ``atomic`` beside one of ours: ``.<name>.<random>.tmp``.
 _OUR_TEMP = re.compile(r"\.(" + "|".join(re.escape(n) for n in layout.WRITTEN) + r"|[0-9]{6}\.png)\.[^/]*\.tmp")

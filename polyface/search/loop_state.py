@@ -8,7 +8,7 @@ from typing import Any
 
 from polyface import validate as v
 from polyface.genome import Genome
-from polyface.genome_json import from_dict
+from polyface.genome_io import from_dict
 from polyface.search.rejects import Rejects
 from polyface.judge.judge import Verdict
 

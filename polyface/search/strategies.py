@@ -14,7 +14,7 @@ import numpy as np
 
 from polyface import validate as v
 from polyface.genome import Genome
-from polyface.genome_json import from_dict
+from polyface.genome_io import from_dict
 from polyface.search.mutate import MutationSettings, add_polygon, mutate, remove_polygon
 
 
