@@ -79,19 +79,14 @@ class LoopState:
             best=best,
             best_score=-math.inf if get("best_score") is None else v.number(get("best_score"), "loop.best_score"),
             last_improve=v.integer(get("last_improve"), "loop.last_improve", 0, generation),
-            peak=(-math.inf if get("best_score") is None else float(get("best_score"))) if d.get("peak") is None
-            else v.number(d["peak"], "loop.peak"),
+            peak=-math.inf if get("peak") is None else v.number(get("peak"), "loop.peak"),
             verdict=verdict,
             verified=best if v.boolean(get("verified_is_best"), "loop.verified_is_best") else None,
-            # Checkpoints written before rejects were remembered have none.
-            rejects=Rejects.from_list(d.get("rejected", []), "loop.rejected"),
-            # Checkpoints written before polishing have neither; their portrait, if any, is the best.
-            portrait_at=None if d.get("portrait_at") is None else v.integer(d["portrait_at"], "loop.portrait_at", 0, generation),
-            portrait_s=None if d.get("portrait_s") is None else v.number(d["portrait_s"], "loop.portrait_s", 0.0, 1e12),
-            **_read_kept(d.get("kept")),
+            rejects=Rejects.from_list(get("rejected"), "loop.rejected"),
+            portrait_at=None if get("portrait_at") is None else v.integer(get("portrait_at"), "loop.portrait_at", 0, generation),
+            portrait_s=None if get("portrait_s") is None else v.number(get("portrait_s"), "loop.portrait_s", 0.0, 1e12),
+            **_read_kept(get("kept")),
         )
-        if "kept" not in d and st.best_verified and st.verdict.portrait:  # a finished run's checkpoint of before
-            st.keep(st.best, st.best_score, st.verdict)
         if (st.portrait_at is None) != (st.kept is None):
             raise v.FieldError("fields 'loop.portrait_at' and 'loop.kept' must be given together")
         return st
