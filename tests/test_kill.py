@@ -31,7 +31,6 @@ size = 96
 frame_size = 48
 max_generations = 150
 checkpoint_every = 0.05
-workers = 1
 threads = 1
 target = 1.0
 """
