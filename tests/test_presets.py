@@ -1,5 +1,5 @@
 """Presets that extend another: layering, the name and description they record, and the
-one-line errors of a bad ``extends``."""
+one-line errors of a bad ``extends``; the built-in presets that extend the default."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import polyface.preset as preset_module
 from polyface.config import Config, ConfigError
-from polyface.preset import MAX_EXTENDS, load_preset
+from polyface.preset import MAX_EXTENDS, builtin_presets, describe_presets, load_preset
 
 
 @pytest.fixture
@@ -101,3 +101,31 @@ def test_extends_goes_at_most_MAX_EXTENDS_deep(builtins) -> None:
     chain = " -> ".join(f"p{i}" for i in range(n + 1))
     assert msg.startswith(f"{paths[-1]}: key 'extends' goes more than {MAX_EXTENDS} presets deep ({chain}); ")
     assert "it must be the name of a built-in preset (p0, p1, " in msg
+
+
+# ---- the built-in presets ------------------------------------------------------------------
+
+
+def test_every_built_in_preset_says_what_it_makes_in_its_own_words() -> None:
+    described = dict(describe_presets())
+    assert set(described) == set(builtin_presets())
+    assert all(described.values()) and len(set(described.values())) == len(described)
+    assert not any(d.startswith("(broken") for d in described.values())
+
+
+def _settings(cfg: Config) -> dict:
+    d = cfg.to_dict()
+    del d["preset"], d["description"]
+    return d
+
+
+def test_colour_is_the_default_in_colour() -> None:
+    default, colour = load_preset("default"), load_preset("colour")
+    assert default.colour == "grey" and colour.colour == "rgba" and colour.preset == "colour"
+    assert _settings(colour) == {**_settings(default), "colour": "rgba"}
+
+
+def test_faces_is_the_default_with_five_minutes() -> None:
+    default, faces = load_preset("default"), load_preset("faces")
+    assert faces.time_limit == 300.0 and faces.preset == "faces"
+    assert _settings(faces) == {**_settings(default), "time_limit": 300.0}
