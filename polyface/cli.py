@@ -46,12 +46,39 @@ def _flag_overrides(**flags) -> list[tuple[str, object]]:
     return [(k, v) for k, v in flags.items() if v is not None]
 
 
-def resolve_config(preset: str, overrides: list[tuple[str, object]]):
-    """Preset, then each flag over it; a bad flag value names the flag."""
+def _settings(ctx, param, values: tuple[str, ...]) -> list[tuple[str, object]]:
+    """``--set KEY=VALUE`` -> (key, value): the value read as a TOML value, as a preset file
+    would hold it, else taken as the bare text (``--set init=random``)."""
+    import tomllib
+
+    out = []
+    for item in values:
+        try:
+            item.encode("utf-8")  # text a preset file could hold: no bytes the locale could not decode
+        except UnicodeEncodeError:
+            raise UserError(f"option --set must be UTF-8 text, got {item!r}") from None
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise UserError(
+                f"option --set must be KEY=VALUE with a setting's key as in a preset file (--set polish=50), got {item!r}"
+            )
+        try:
+            parsed = tomllib.loads(f"v = {text}")
+        except tomllib.TOMLDecodeError:
+            parsed = {}
+        out.append((key.strip(), parsed["v"] if parsed.keys() == {"v"} else text.strip()))
+    return out
+
+
+def resolve_config(preset: str, overrides: list[tuple[str, object]], settings: list[tuple[str, object]] = ()):
+    """Preset, then the ``--set`` settings together as a preset file's would be, then each flag
+    over them; a bad value names its option."""
     from polyface.config import apply
     from polyface.preset import load_preset
 
     cfg = load_preset(preset)
+    if settings:
+        cfg = apply(cfg, dict(settings), "option --set")  # a key given twice: the last one
     # click hands flags over in command-line order; the palette is checked against --colour
     for key, value in sorted(overrides, key=lambda kv: kv[0] == "palette"):
         cfg = apply(cfg, {key: value}, f"option --{key.replace('_', '-')}")
@@ -71,6 +98,11 @@ def _page_options(live_help: str | None = None):
 
 @cli.command()
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
+@click.option(
+    "--set", "settings", multiple=True, metavar="KEY=VALUE", callback=_settings,
+    help="Any setting by its key in a preset file, the value as TOML (a bare word is text): --set polish=50, "
+    "--set 'search_sizes=[96,128]', --set init=random. Repeatable; applied over the preset, and the other options over it.",
+)
 @click.option("--seed", type=_field("seed"), help="Random seed (drawn and recorded when not given).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default outputs/<stamp>-<preset>-s<seed>).")
 @click.option("--size", type=_field("size"), help="Output size of best.png/best.svg in px.")
@@ -112,8 +144,10 @@ def _page_options(live_help: str | None = None):
     help="Continue the interrupted run in this folder (other flags but the stop rules are ignored).",
 )
 @_page_options("Serve a live page of the run; its URL is the first line printed.")
-def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) -> None:
-    """Evolve one portrait. The last line printed is the run folder."""
+def evolve(preset, settings, out, quiet, resume_dir, live, port, open_browser, **flags) -> None:
+    """Evolve one portrait. The last line printed is the run folder.
+
+    The settings are the preset's, then each --set over them, then the other options."""
     with deferred():  # a Ctrl-C inside a native extension's import would abort, not exit 130
         import polyface.run as run
         from polyface.runio.live import LivePage
@@ -129,7 +163,7 @@ def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) ->
                 hooks.append(page.attach(resume_dir))
             result = run.resume(resume_dir, hooks=hooks, **stops)
         else:
-            cfg = run.with_seed(resolve_config(preset, _flag_overrides(**flags)))
+            cfg = run.with_seed(resolve_config(preset, _flag_overrides(**flags), settings))
             if out is not None:
                 check_out_folder(out, "option --out")
             run.pick_device(cfg.device)  # a missing GPU is an error before any work

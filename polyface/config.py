@@ -258,18 +258,8 @@ def check_config(cfg: Config, source: str = "") -> Config:
     return cfg
 
 
-LEGACY = {"ensemble": "haar"}  # old key -> new key: a weight > 0 turned the Haar cascade on
-
-
 def apply(cfg: Config, values: dict[str, Any], source: str = "") -> Config:
     """A new Config with ``values`` applied over ``cfg``, each one validated."""
-    values = dict(values)
-    for old, new in LEGACY.items():
-        if old in values and new not in values:
-            v = values.pop(old)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ConfigError(f"{source + ': ' if source else ''}key {old!r} must be a number in 0..1, got {v!r}")
-            values[new] = v > 0
     checked = {k: check_value(k, v, source) for k, v in values.items()}
     return check_config(dataclasses.replace(cfg, **checked), source)
 

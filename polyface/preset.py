@@ -3,6 +3,16 @@
 A preset is a flat TOML table of ``polyface.config.Config`` settings, validated key by key
 over the defaults; every problem is one ``ConfigError`` naming the file, key and range.
 (The module is ``preset``, singular: ``polyface.presets`` is the package of built-in files.)
+
+``extends = "NAME"`` names a built-in preset to start from instead of the defaults: the file's
+own settings apply over that preset's resolved ones, and the built-in may extend another in
+turn, up to ``MAX_EXTENDS`` deep. Only built-in names may be extended (a user file may extend
+a built-in, never another file). ``preset``, the name a run records, is the extending
+preset's. ``description`` is a setting like any other: a file's own description replaces its
+parent's whole (they are never joined), and a file without one keeps its parent's, so that a
+one-line change of a built-in still says what it makes; a file that changes what the parent
+makes should say so in its own. ``extends`` is not a setting: a resolved Config, and so a
+run's config.toml, has no ``extends`` and runs again as it stands.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from typing import Any
 from polyface import validate
 from polyface.config import MAX_PRESET_BYTES, PRESET_NAME, PROVENANCE, Config, ConfigError, apply
 
+MAX_EXTENDS = 8  # links of ``extends`` one preset may follow
 
 def builtin_presets() -> dict[str, Path]:
     """Name -> path of the presets shipped with polyface."""
@@ -70,19 +81,45 @@ def resolve_preset(name_or_path: str) -> tuple[str, Path]:
 
 
 def load_preset(name_or_path: str = "default") -> Config:
-    """The Config a preset gives over the defaults."""
+    """The Config a preset gives over the defaults (over its parent's, when it ``extends`` one)."""
     name, path = resolve_preset(name_or_path)
+    return _resolve(name, path, ())
+
+
+def _resolve(name: str, path: Path, chain: tuple[tuple[str, Path], ...]) -> Config:
+    """The Config of the preset file ``path``, called ``name``; ``chain`` holds the presets
+    that extend it, outermost first."""
+    source = validate.quote(path)
     data = read_preset_file(path)
     data.setdefault("preset", name)
-    return apply(Config(), data, validate.quote(path))
+    base = Config()
+    if "extends" in data:
+        parent = data.pop("extends")
+        builtins = builtin_presets()
+        allowed = f"the name of a built-in preset ({', '.join(sorted(builtins))})"
+        if not isinstance(parent, str) or parent not in builtins:
+            raise ConfigError(f"{source}: key 'extends' must be {allowed}, got {parent!r}")
+        chain = (*chain, (name, path.resolve()))
+        names = " -> ".join([n for n, _ in chain] + [parent])
+        if any(p == builtins[parent].resolve() for _, p in chain):
+            raise ConfigError(
+                f"{source}: key 'extends' makes a loop ({names}); it must be {allowed} that does not lead back here"
+            )
+        if len(chain) > MAX_EXTENDS:
+            raise ConfigError(
+                f"{source}: key 'extends' goes more than {MAX_EXTENDS} presets deep ({names}); "
+                f"it must be {allowed} with a shorter chain"
+            )
+        base = _resolve(parent, builtins[parent], chain)
+    return apply(base, data, source)
 
 
 def describe_presets() -> list[tuple[str, str]]:
-    """(name, one-line description) of each built-in preset."""
+    """(name, one-line description) of each built-in preset, as it resolves."""
     out = []
-    for name, path in sorted(builtin_presets().items()):
+    for name in sorted(builtin_presets()):
         try:
-            desc = str(read_preset_file(path).get("description", ""))
+            desc = load_preset(name).description
         except ConfigError as e:
             desc = f"(broken: {e})"
         out.append((name, desc.splitlines()[0] if desc else ""))

@@ -95,6 +95,57 @@ def test_same_seed_same_genome_and_gif(run_dir: Path, tmp_path: Path) -> None:
         assert im.format == "GIF" and im.n_frames >= 2
 
 
+def test_evolve_set_sets_any_setting_as_a_preset_file_would(tmp_path: Path) -> None:
+    import tomllib
+
+    out = tmp_path / "set"
+    sets = ["polish=3", "contrast=1", "search_sizes=[]", "init=random", "background=#000000",
+            'description="from --set"', "polygons=40", "max_polygons=12", "polygons=12"]
+    evolve_tiny(out, "--quiet", *[a for s in sets for a in ("--set", s)])
+    cfg = tomllib.loads((out / "config.toml").read_text())
+    assert (cfg["polish"], cfg["contrast"], cfg["search_sizes"], cfg["init"]) == (3, 1.0, [], "random")
+    assert (cfg["background"], cfg["description"], cfg["max_polygons"]) == ("#000000", "from --set", 12)
+    assert cfg["polygons"] == 10  # --polygons 10 (in TINY) over --set polygons=12
+    assert cfg["vertices"] == 5 and cfg["preset"] == "default"  # the rest is the preset's
+
+
+def test_set_applies_over_the_preset_and_under_the_other_options() -> None:
+    from polyface.cli import resolve_config
+
+    cfg = resolve_config("colour", [("polish", 7)], [("polish", 50), ("oval", 0.5), ("oval", 0.6)])
+    assert (cfg.polish, cfg.oval, cfg.colour) == (7, 0.6, "rgba")
+
+
+@pytest.mark.parametrize(
+    "value, line",
+    [
+        ("polish=abc", "option --set: key 'polish' must be an integer in 0..1000000, got 'abc'"),
+        ("polish=2.5", "option --set: key 'polish' must be an integer in 0..1000000, got 2.5"),
+        ("search_sizes=[96,9999]", "option --set: key 'search_sizes' must be a list of integers in 24..1024, got [96, 9999]"),
+        ("init=faces", "option --set: key 'init' must be one of random, face, layout, got 'faces'"),
+        ("background=red", "option --set: key 'background' must be a colour #rrggbb, got 'red'"),
+        ("polygons=200", "option --set: key 'polygons' must be at most max_polygons (60), got 200"),
+        ("polish", "option --set must be KEY=VALUE with a setting's key as in a preset file (--set polish=50), got 'polish'"),
+        ("=50", "option --set must be KEY=VALUE with a setting's key as in a preset file (--set polish=50), got '=50'"),
+        ("description=a\udcffb", "option --set must be UTF-8 text, got 'description=a\\udcffb'"),
+    ],
+)
+def test_evolve_set_errors_are_one_line(tmp_path: Path, value: str, line: str) -> None:
+    result = invoke(["evolve", *TINY, "--max-generations", "1", "--set", value, "--out", tmp_path / "run"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [f"polyface: error: {line}"]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("key", ["polihs", "ensemble", "extends", "work-size"])
+def test_evolve_set_refuses_unknown_keys(tmp_path: Path, key: str) -> None:
+    result = invoke(["evolve", *TINY, "--max-generations", "1", "--set", f"{key}=1", "--out", tmp_path / "run"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"polyface: error: option --set: unknown key '{key}' (known keys: alpha_max, ")
+    assert not (tmp_path / "run").exists()
+
+
 # ---- score ---------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ def test_user_preset_file_layers_over_defaults(tmp_path):
     "body, needle",
     [
         ("polygonz = 3", "unknown key 'polygonz'"),
+        ("ensemble = 0.5", "unknown key 'ensemble'"),  # no old name is mapped onto a setting
         ("polygons = -1", "'polygons' must be an integer in 0..4096"),
         ("polygons = 2.5", "'polygons' must be an integer"),
         ('colour = "cmyk"', "'colour' must be one of rgba, grey"),

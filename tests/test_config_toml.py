@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 import torch
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from polyface.cli import cli
 from polyface.config import Config
-from polyface.preset import load_preset
+from polyface.preset import builtin_presets, load_preset
 from polyface.run import config_record, evolve
 
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)  # any text but lone surrogates
@@ -37,6 +38,15 @@ def test_config_toml_reads_back_as_the_same_settings(tmp_path_factory, cfg):
     record = tomllib.loads(path.read_text(encoding="utf-8"))
     assert record["description"] == cfg.description and record["resolved_device"] == "cpu"
     assert load_preset(str(path)) == cfg  # the header's promise: the file is a preset
+
+
+@pytest.mark.parametrize("name", sorted(builtin_presets()))
+def test_config_toml_of_every_built_in_preset_is_a_preset_without_extends(tmp_path, name):
+    cfg = load_preset(name).replace(seed=1)
+    path = tmp_path / "config.toml"
+    path.write_text(config_record(cfg, torch.device("cpu")), encoding="utf-8")
+    assert "extends" not in tomllib.loads(path.read_text(encoding="utf-8"))  # every setting resolved
+    assert load_preset(str(path)) == cfg
 
 
 def test_a_run_runs_again_from_its_config_toml(tmp_path, monkeypatch):
