@@ -57,3 +57,15 @@ def test_the_prior_says_no_where_mtcnn_finds_no_face(default_judge):
     assert int(readings["mtcnn"].det.count[0]) == 0
     assert votes["prior"] is False and not any(votes.values())
     assert float(readings["prior"].tier[0]) == 3.0  # in the search it holds nothing back: MTCNN does
+
+
+def test_two_judges_share_no_haar_cascade():
+    """A run's judge and its live page's judge read in two threads at once: an OpenCV cascade
+    keeps per-call state, so no cascade object may be shared between them."""
+    cfg = load_preset("default")
+    run, page = judge_for(cfg, "cpu", lanes=2), judge_for(cfg, "cpu")
+    ours = [c for lane in run.members[-1].lanes for c, _ in lane.cascades]
+    theirs = [c for lane in page.members[-1].lanes for c, _ in lane.cascades]
+    assert run.members[-1].name == "haar" and len(ours) == 10 and len(theirs) == 5
+    assert not {id(c) for c in ours} & {id(c) for c in theirs}
+    run.lanes.close()

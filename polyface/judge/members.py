@@ -164,8 +164,9 @@ class Haar:
     points = ()
 
     def __init__(self, min_box: float, lanes: int = 1) -> None:
-        # A cascade keeps per-call state: each lane has its own (about 0.04 s to load).
-        self.lanes = [HaarDepth(min_box, shared=lane == 0) for lane in range(lanes)]
+        # A cascade keeps per-call state: each lane of each judge has its own (about 0.04 s to
+        # load), so that two judges in two threads (a run's and its live page's) never share one.
+        self.lanes = [HaarDepth(min_box, shared=False) for _ in range(lanes)]
 
     def sense(self, images, rule, slack, before, lane) -> Signals:
         haar = self.lanes[lane]
