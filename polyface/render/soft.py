@@ -198,7 +198,7 @@ def soft_render(
     vertices, colours = _drawn(vertices, colours, symmetric, mask)
     bsz, n, nv = vertices.shape[:3]
     out = background[:, :, None, None].expand(bsz, 3, size, size)
-    per_polygon = bsz * max(size * size * vertices.element_size() * 4, nv**3 * 32)
+    per_polygon = max(1, bsz) * max(size * size * vertices.element_size() * 4, nv**3 * 32)
     chunk = max(1, max_bytes // per_polygon)
     for start in range(0, n, chunk):
         cover = _coverage(vertices[:, start : start + chunk] * size, size, sharpness, max_bytes)
