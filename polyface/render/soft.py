@@ -15,8 +15,10 @@ sampling); the antialiased render is matched best near ``sharpness`` 4 to 8, whe
 ramp is about one pixel wide (tests/test_render_soft.py states the tolerances). A polygon of zero
 area still shows as a faint line or dot of coverage up to 0.5.
 
-Everything follows the device and dtype of the vertices. Working memory is bounded by rasterising
-chunks of polygons; autograd keeps about ten ``(B, N, H, W)`` tensors for the backward pass.
+Everything follows the device and dtype of the vertices. Coverage is computed only in the
+``TILE`` x ``TILE`` pixel tiles near each polygon (elsewhere it is below the dtype's resolution),
+for chunks of polygons whose temporaries stay under about ``max_bytes``; autograd keeps a few
+``(B, N, H, W)`` tensors (the coverage, the image after each polygon) for the backward pass.
 """
 
 from __future__ import annotations
@@ -131,25 +133,26 @@ def _coverage(verts: torch.Tensor, size: int, sharpness: float | torch.Tensor, m
         near = (first <= hi) & (first + (TILE - 1) >= lo)  # (B, n, 2, tiles): x, then y
         active = near[:, :, 1, :, None] & near[:, :, 0, None, :] & valid.any(-1)[..., None, None]
         b, k, ty, tx = active.nonzero(as_tuple=True)  # the K (genome, polygon, tile) triples to compute
-        offset = torch.arange(TILE, device=verts.device, dtype=verts.dtype)
-        px = tx[:, None] * TILE + 0.5 + offset.repeat(TILE)  # (K, TILE * TILE) pixel centres
-        py = ty[:, None] * TILE + 0.5 + offset.repeat_interleave(TILE)
-        inside = inside.unflatten(3, (tiles, TILE)).unflatten(2, (tiles, TILE)).transpose(3, 4).flatten(4)[b, k, ty, tx]
-        q0, q1, ok = p0.detach()[b, k], p1.detach()[b, k], valid[b, k]  # (K, S, 2), (K, S)
-        step = max(1, max_bytes // (q0.shape[1] * TILE * TILE * verts.element_size() * 8))
+        offset = torch.arange(TILE, device=verts.device)
+        rows = ty[:, None] * TILE + offset.repeat_interleave(TILE)  # (K, TILE * TILE) pixels of each tile
+        cols = tx[:, None] * TILE + offset.repeat(TILE)
+        px, py = cols.to(verts.dtype) + 0.5, rows.to(verts.dtype) + 0.5
+        pixel = (b[:, None], k[:, None], rows, cols)
+        inside = inside[pixel]
+        q0, q1, ok = p0.detach()[b, k, None], p1.detach()[b, k, None], valid[b, k, None]  # (K, 1, S, 2), (K, 1, S)
+        step = max(1, max_bytes // (q0.shape[2] * TILE * TILE * verts.element_size() * 8))
         nearest = [
-            _distance(*q0[i : i + step, :, None].unbind(-1), *q1[i : i + step, :, None].unbind(-1), px[i : i + step, None], py[i : i + step, None])
-            .masked_fill_(~ok[i : i + step, :, None], math.inf)
-            .argmin(1)
+            _distance(*q0[i : i + step].unbind(-1), *q1[i : i + step].unbind(-1), px[i : i + step, :, None], py[i : i + step, :, None])
+            .masked_fill_(~ok[i : i + step], math.inf)
+            .argmin(-1)
             for i in range(0, len(b), step)
         ]
-        nearest = torch.cat(nearest) if nearest else px.long()  # (K, TILE * TILE): each pixel's nearest piece
+        nearest = torch.cat(nearest) if nearest else rows  # (K, TILE * TILE): each pixel's nearest piece
     index = nearest[..., None].expand(*nearest.shape, 2)
     a, e = p0[b, k].gather(1, index), p1[b, k].gather(1, index)
     d = _distance(a[..., 0], a[..., 1], e[..., 0], e[..., 1], px, py)
     cover = torch.sigmoid(sharpness * torch.where(inside, d, -d))
-    dense = cover.new_zeros((bsz, n, tiles, tiles, TILE * TILE)).index_put((b, k, ty, tx), cover)
-    return dense.unflatten(4, (TILE, TILE)).transpose(3, 4).reshape(bsz, n, grid, grid)[:, :, :size, :size]
+    return cover.new_zeros((bsz, n, grid, grid)).index_put(pixel, cover)[:, :, :size, :size]
 
 
 def _drawn(vertices, colours, symmetric, mask):
@@ -203,8 +206,9 @@ def soft_render(
     for start in range(0, n, chunk):
         cover = _coverage(vertices[:, start : start + chunk] * size, size, sharpness, max_bytes)
         t = cover * colours[:, start : start + chunk, 3, None, None]  # (B, chunk, H, W)
-        for k in range(t.shape[1]):
-            out = out + t[:, k, None] * (colours[:, start + k, :3, None, None] - out)
+        # unbind, not indexing: the backward of t[:, k] would fill a zero tensor of all of t per polygon.
+        for tk, ck in zip(t.unbind(1), colours[:, start : start + chunk, :3, None, None].unbind(1)):
+            out = out + tk[:, None] * (ck - out)
     return out
 
 
