@@ -43,15 +43,15 @@ def main() -> None:
                 fixed = soft.pack(genomes)
                 leaves = soft.pack(genomes, requires_grad=True)
 
-                def forward() -> None:
+                def forward(fixed=fixed, size=size) -> None:
                     with torch.no_grad():
                         fixed.render(size, args.sharpness)
 
-                def backward() -> None:
+                def backward(leaves=leaves, size=size, target=target) -> None:
                     loss = (leaves.render(size, args.sharpness) - target).square().mean()
                     loss.backward()
 
-                cairo_ms = best_of(lambda: render_batch(genomes, size), args.repeat) * 1000
+                cairo_ms = best_of(lambda g=genomes, s=size: render_batch(g, s), args.repeat) * 1000
                 forward_ms = best_of(forward, args.repeat) * 1000
                 backward_ms = best_of(backward, args.repeat) * 1000
                 rows.append(
@@ -72,7 +72,13 @@ def main() -> None:
     print(table(rows, columns))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of the process: {peak_mib:.0f} MiB")
-    payload = {"machine": machine(), "threads": args.threads, "sharpness": args.sharpness, "rows": rows, "peak_rss_mib": round(peak_mib)}
+    payload = {
+        "machine": machine(),
+        "threads": args.threads,
+        "sharpness": args.sharpness,
+        "rows": rows,
+        "peak_rss_mib": round(peak_mib),
+    }
     print(write_json("bench_soft", payload))
 
 

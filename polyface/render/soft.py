@@ -141,12 +141,11 @@ def _coverage(verts: torch.Tensor, size: int, sharpness: float | torch.Tensor, m
         inside = inside[pixel]
         q0, q1, ok = p0.detach()[b, k, None], p1.detach()[b, k, None], valid[b, k, None]  # (K, 1, S, 2), (K, 1, S)
         step = max(1, max_bytes // (q0.shape[2] * TILE * TILE * verts.element_size() * 8))
-        nearest = [
-            _distance(*q0[i : i + step].unbind(-1), *q1[i : i + step].unbind(-1), px[i : i + step, :, None], py[i : i + step, :, None])
-            .masked_fill_(~ok[i : i + step], math.inf)
-            .argmin(-1)
-            for i in range(0, len(b), step)
-        ]
+        nearest = []
+        for i in range(0, len(b), step):
+            j = slice(i, i + step)
+            d = _distance(*q0[j].unbind(-1), *q1[j].unbind(-1), px[j, :, None], py[j, :, None])  # (chunk, pixels, S)
+            nearest.append(d.masked_fill_(~ok[j], math.inf).argmin(-1))
         nearest = torch.cat(nearest) if nearest else rows  # (K, TILE * TILE): each pixel's nearest piece
     index = nearest[..., None].expand(*nearest.shape, 2)
     a, e = p0[b, k].gather(1, index), p1[b, k].gather(1, index)
@@ -164,7 +163,7 @@ def _drawn(vertices, colours, symmetric, mask):
         colours = torch.cat([colours[..., :3], colours[..., 3:] * (count > 0)], -1)
     if symmetric is False or vertices.shape[1] == 0:
         return vertices, colours
-    bsz, n = vertices.shape[:2]
+    bsz = vertices.shape[0]
     sym = torch.as_tensor(symmetric, device=colours.device).to(colours.dtype).expand(bsz)
     mirror = torch.stack([1.0 - vertices[..., 0], vertices[..., 1]], -1)
     mirror_colours = torch.cat([colours[..., :3], colours[..., 3:] * sym[:, None, None]], -1)
