@@ -126,7 +126,7 @@ def _coverage(verts: torch.Tensor, size: int, sharpness: float | torch.Tensor, m
     p0, p1, valid = _boundary(verts)
     with torch.no_grad():
         inside = _inside(verts.detach(), grid)
-        s = float(sharpness)
+        s = float(sharpness.detach() if isinstance(sharpness, torch.Tensor) else sharpness)
         margin = -math.log(torch.finfo(verts.dtype).eps) / s if s > 0 else math.inf
         first = torch.arange(tiles, device=verts.device, dtype=verts.dtype) * TILE + 0.5  # a tile's first pixel centre
         lo, hi = verts.detach().amin(2)[..., None] - margin, verts.detach().amax(2)[..., None] + margin  # (B, n, 2, 1)
