@@ -24,6 +24,8 @@ bench: setup
 	$(VENV)/bin/python benchmarks/bench_cli.py --base $(or $(BASE),HEAD) --seeds 1,2,5,14,20 --rounds 1
 	$(VENV)/bin/python benchmarks/bench_transfer.py --seeds 10 --time-limit 60 --presets default
 	$(VENV)/bin/python benchmarks/bench_gallery.py --seeds 6 --time-limit 15
+	$(VENV)/bin/python benchmarks/bench_soft.py --threads 1 --repeat 5
+	$(VENV)/bin/python benchmarks/bench_refine.py --seeds 1 2 3 --time 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
