@@ -16,14 +16,13 @@ import click
 from polyface import limits
 from polyface.cli_export import gif, render, video
 from polyface.cli_support import (
-    EXIT_INTERRUPTED,
     PolyfaceGroup,
     UserError,
     check_out_folder,
     click_type,
 )
 from polyface.config import FIELDS
-from polyface.interrupt import deferred, preload, quiet_exit
+from polyface.interrupt import deferred, exit_code, install_terminators, preload, quiet_exit
 from polyface.runio.progress import ProgressLine
 
 # ProgressLine moved to polyface.runio.progress; UserError, click_type and the group to cli_support.
@@ -147,7 +146,7 @@ def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) ->
 
         click.echo(format_table(result.extra["profile"]))
     click.echo(str(result.extra["out"]))
-    return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+    return exit_code() if result.status == "interrupted" else 0
 
 
 @cli.command()
@@ -256,7 +255,7 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
     outcomes = run_gallery(cfg, n, out, seed_start=seed_start, on_event=report, gif=gif, engine=runner)
     click.echo(str(out / "index.html"))
     if any(o.status == "interrupted" for o in outcomes):
-        return EXIT_INTERRUPTED
+        return exit_code()
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         click.echo(f"polyface: {len(failed)} of {len(outcomes)} seeds failed (see above)", err=True)
@@ -265,12 +264,13 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line; Ctrl-C at any moment exits 130 quietly (``polyface.entry`` covers
-    the imports before it)."""
+    """Run the command line; Ctrl-C at any moment exits 130 quietly, SIGTERM 143 and SIGHUP 129
+    (``polyface.entry`` covers the imports before it)."""
+    install_terminators()
     try:
         cli.main(args=argv, prog_name="polyface")
     except KeyboardInterrupt:
-        quiet_exit(EXIT_INTERRUPTED)
+        quiet_exit()
 
 
 if __name__ == "__main__":
