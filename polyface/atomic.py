@@ -26,10 +26,12 @@ _UMASK = _read_umask()
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, size: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    Before the rename the file must be complete: ``size`` bytes long when given (bytes the
+    caller wrote itself), else whole by ``check_complete``. On any error the temporary file is
+    removed and ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +42,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         try:
             yield tmp_path
-            check_complete(tmp_path, path)
+            if size is None:
+                check_complete(tmp_path, path)
+            elif tmp_path.stat().st_size != size:
+                raise OSError(errno.EIO, f"came out {tmp_path.stat().st_size} bytes long, not {size}", str(path))
             with open(tmp_path, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp_path, path)
@@ -127,7 +132,7 @@ def _fsync_dir(folder: Path) -> None:
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, len(data)) as tmp:
         tmp.write_bytes(data)
     return path
 
