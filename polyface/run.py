@@ -3,6 +3,7 @@ run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -19,7 +20,7 @@ from polyface.detect.mtcnn import FaceDetector
 from polyface.face_layout import layout_genome, oval_scale
 from polyface.genome import palette_rgb, random_genome
 from polyface.placement import n_lanes, pick_device
-from polyface.runio import readers
+from polyface.runio import readers, run_lock
 from polyface.runio.gif import GifHook
 from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
 from polyface.runio.run_folder import RunFolder, check_new, write_profile
@@ -155,6 +156,11 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     its stop rules.
     """
     folder = Path(out)
+    with run_lock.writing(folder) if folder.is_dir() else contextlib.nullcontext():  # read what no one else writes
+        return _resume(folder, hooks, checkpoint_every, stop_overrides)
+
+
+def _resume(folder: Path, hooks: list, checkpoint_every: float | None, stop_overrides: dict) -> Result:
     doc = None
     if folder.is_dir() and not os.path.lexists(folder / CHECKPOINT) and os.path.lexists(folder / CONFIG):
         source = validate.quote(folder / CONFIG)
@@ -182,15 +188,17 @@ def _run(
     if folder is not None and doc is None:
         check_new(folder)  # before the slow start-up, and before anything is written
     lanes = n_lanes(cfg, device)
-    with lane_threads(lanes):  # the detectors are built inside: their backends follow the threads
-        result = _search(cfg, device, lanes, folder, hooks, doc, checkpoint_every, timings)
-    result.extra["out"] = folder
-    result.extra["seed"] = cfg.seed
-    result.extra["config"] = cfg
-    if timings.enabled:
-        result.extra["profile"] = write_profile(
-            timings, timings.clock() - start, result, folder, lanes
-        )
+    # One writer per run folder, from before its first file to its last (a second is refused).
+    with run_lock.writing(folder) if folder is not None else contextlib.nullcontext():
+        with lane_threads(lanes):  # the detectors are built inside: their backends follow the threads
+            result = _search(cfg, device, lanes, folder, hooks, doc, checkpoint_every, timings)
+        result.extra["out"] = folder
+        result.extra["seed"] = cfg.seed
+        result.extra["config"] = cfg
+        if timings.enabled:
+            result.extra["profile"] = write_profile(
+                timings, timings.clock() - start, result, folder, lanes
+            )
     return result
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from polyface.config import Config
 from polyface.engines.base import SeedOutcome
-from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT
+from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT  # noqa: F401  (LOCK: re-exported)
+from polyface.runio.run_lock import RunLock, held
 
 
 def release_free_heap() -> bool:
@@ -42,35 +41,14 @@ def is_done(run_dir: Path) -> bool:
         return False
 
 
-class SeedLock:
-    """An exclusive, non-blocking lock on a seed folder (``.lock`` inside it)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.fd: int | None = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-
-    def acquire(self) -> bool:
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.release()
-            return False
-        return True
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing the descriptor drops the lock
-            self.fd = None
+SeedLock = RunLock  # a gallery seed's lock is its run folder's lock
 
 
 @contextlib.contextmanager
 def seed_lock(run_dir: Path) -> Iterator[bool]:
     """Hold the lock on ``run_dir``; yields False when another process has it."""
-    lock = SeedLock(run_dir)
-    try:
-        yield lock.acquire()
-    finally:
-        lock.release()
+    with held(run_dir) as got:
+        yield got
 
 
 def run_seed(
