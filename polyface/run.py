@@ -155,12 +155,7 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     same result). ``stop_overrides`` (max_generations, time_limit, stagnation) may extend
     its stop rules.
     """
-    folder = Path(out)
-    with run_lock.writing(folder) if folder.is_dir() else contextlib.nullcontext():  # read what no one else writes
-        return _resume(folder, hooks, checkpoint_every, stop_overrides)
-
-
-def _resume(folder: Path, hooks: list, checkpoint_every: float | None, stop_overrides: dict) -> Result:
+    folder = Path(out)  # read before the lock (its files are replaced whole): a bad folder stays as it was
     doc = None
     if folder.is_dir() and not os.path.lexists(folder / CHECKPOINT) and os.path.lexists(folder / CONFIG):
         source = validate.quote(folder / CONFIG)
