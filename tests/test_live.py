@@ -388,3 +388,17 @@ def test_ctrl_c_with_the_page_open_still_saves_the_best(tmp_path: Path) -> None:
     assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
     assert from_json((out / "genome.json").read_text()).n_polygons > 0 and (out / "best.png").is_file()
     assert proc.stdout.read().strip() == str(out)  # the URL first, the run folder last
+
+
+def test_a_connection_that_sends_nothing_is_closed(server, monkeypatch) -> None:
+    """A client that connects and says nothing must not hold a server thread forever."""
+    import socket
+
+    from polyface.runio import live_server
+
+    assert live_server.Handler.timeout is not None and 0 < live_server.Handler.timeout <= 60
+    monkeypatch.setattr(live_server.Handler, "timeout", 0.5)  # the same path, sooner
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        start = time.monotonic()
+        assert s.recv(1024) == b""  # closed by the server, not by our own timeout
+        assert time.monotonic() - start < 5

@@ -146,6 +146,7 @@ class PageServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: PageServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a connection may stay silent (request or keep-alive) before it is closed
 
     def log_message(self, *args) -> None:  # quiet: the terminal belongs to the run's progress line
         pass
