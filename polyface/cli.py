@@ -127,6 +127,7 @@ def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) ->
         if resume_dir is not None:
             stops = {k: flags[k] for k in ("max_generations", "time_limit")}  # checked by their option types
             if page:
+                run.resume_settings(resume_dir, **stops)  # a folder it cannot resume is refused before the URL
                 hooks.append(page.attach(resume_dir))
             result = run.resume(resume_dir, hooks=hooks, **stops)
         else:
@@ -136,6 +137,7 @@ def evolve(preset, out, quiet, resume_dir, live, port, open_browser, **flags) ->
             run.pick_device(cfg.device)  # a missing GPU is an error before any work
             if page:
                 out = out or run.default_out(cfg)
+                run.check_new(out)  # a folder it cannot write is refused before the URL
                 hooks.append(page.attach(out, cfg.to_dict()))
             result = run.evolve(cfg, out=out, hooks=hooks)
     finally:

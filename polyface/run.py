@@ -156,6 +156,15 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     its stop rules.
     """
     folder = Path(out)  # read before the lock (its files are replaced whole): a bad folder stays as it was
+    cfg, doc = resume_settings(folder, **stop_overrides)
+    return _run(cfg, folder, hooks, doc, checkpoint_every)
+
+
+def resume_settings(out: str | Path, **stop_overrides) -> tuple[Config, dict | None]:
+    """The settings the run in ``out`` continues with, and its checkpoint (None: it stopped
+    before its first one and starts again from config.toml); RunFolderError or ConfigError
+    names what is wrong. Reads, checks and changes nothing."""
+    folder = Path(out)
     doc = None
     if folder.is_dir() and not os.path.lexists(folder / CHECKPOINT) and os.path.lexists(folder / CONFIG):
         source = validate.quote(folder / CONFIG)
@@ -166,8 +175,7 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     cfg = apply(Config(), values, source)
     if cfg.seed is None:
         raise RunFolderError(f"{source}: field 'seed' is missing")
-    cfg = apply(cfg, {k: v for k, v in stop_overrides.items() if v is not None}, "resume")
-    return _run(cfg, folder, hooks, doc, checkpoint_every)
+    return apply(cfg, {k: v for k, v in stop_overrides.items() if v is not None}, "resume"), doc
 
 
 def _run(

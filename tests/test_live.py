@@ -402,3 +402,16 @@ def test_a_connection_that_sends_nothing_is_closed(server, monkeypatch) -> None:
         start = time.monotonic()
         assert s.recv(1024) == b""  # closed by the server, not by our own timeout
         assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("args", [["--out", "a-file"], ["--resume", "no-such-run"], ["--resume", "a-file"]])
+def test_live_refuses_a_bad_folder_before_it_prints_a_url(tmp_path, monkeypatch, args) -> None:
+    from click.testing import CliRunner
+
+    from polyface.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a run\n")
+    result = CliRunner().invoke(cli, ["evolve", "--live", "--quiet", "--seed", "1", *args])
+    assert result.exit_code == 2, result.output
+    assert "http://" not in result.output
