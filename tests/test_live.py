@@ -415,3 +415,24 @@ def test_live_refuses_a_bad_folder_before_it_prints_a_url(tmp_path, monkeypatch,
     result = CliRunner().invoke(cli, ["evolve", "--live", "--quiet", "--seed", "1", *args])
     assert result.exit_code == 2, result.output
     assert "http://" not in result.output
+
+
+def test_served_files_are_streamed_with_a_size_cap(server, live_run, monkeypatch) -> None:
+    """A 3 GB sparse file in the run folder is refused (413) without being read; a file under
+    the cap comes whole, read in pieces, never with a whole-file read."""
+    import polyface.runio.live_server as live_server
+
+    _, out = live_run
+    huge = out / "evolution.mp4"
+    with open(huge, "wb") as f:
+        f.truncate(3 << 30)
+    try:
+        monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read whole: {self}"))
+        code, _, body = get(server, "/files/evolution.mp4")
+        assert code == 413 and len(body) < 100
+        monkeypatch.setattr(live_server, "CHUNK", 1000)
+        code, headers, body = get(server, "/files/best.png")
+        monkeypatch.undo()
+        assert code == 200 and body == (out / "best.png").read_bytes() and int(headers["Content-Length"]) == len(body)
+    finally:
+        huge.unlink()
