@@ -16,14 +16,13 @@ import click
 from polyface import limits
 from polyface.cli_export import gif, render, video
 from polyface.cli_support import (
-    EXIT_INTERRUPTED,
     PolyfaceGroup,
     UserError,
     check_out_folder,
     click_type,
 )
 from polyface.config import FIELDS
-from polyface.interrupt import deferred, preload, quiet_exit
+from polyface.interrupt import deferred, exit_code, install_terminators, preload, quiet_exit
 from polyface.runio.progress import ProgressLine
 
 
@@ -160,6 +159,7 @@ def evolve(preset, settings, out, quiet, resume_dir, live, port, open_browser, *
         if resume_dir is not None:
             stops = {k: flags[k] for k in ("max_generations", "time_limit")}  # checked by their option types
             if page:
+                run.resume_settings(resume_dir, **stops)  # a folder it cannot resume is refused before the URL
                 hooks.append(page.attach(resume_dir))
             result = run.resume(resume_dir, hooks=hooks, **stops)
         else:
@@ -169,6 +169,7 @@ def evolve(preset, settings, out, quiet, resume_dir, live, port, open_browser, *
             run.pick_device(cfg.device)  # a missing GPU is an error before any work
             if page:
                 out = out or run.default_out(cfg)
+                run.check_new(out)  # a folder it cannot write is refused before the URL
                 hooks.append(page.attach(out, cfg.to_dict()))
             result = run.evolve(cfg, out=out, hooks=hooks)
     finally:
@@ -179,7 +180,7 @@ def evolve(preset, settings, out, quiet, resume_dir, live, port, open_browser, *
 
         click.echo(format_table(result.extra["profile"]))
     click.echo(str(result.extra["out"]))
-    return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+    return exit_code() if result.status == "interrupted" else 0
 
 
 @cli.command()
@@ -288,7 +289,7 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
     outcomes = run_gallery(cfg, n, out, seed_start=seed_start, on_event=report, gif=gif, engine=runner)
     click.echo(str(out / "index.html"))
     if any(o.status == "interrupted" for o in outcomes):
-        return EXIT_INTERRUPTED
+        return exit_code()
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         click.echo(f"polyface: {len(failed)} of {len(outcomes)} seeds failed (see above)", err=True)
@@ -297,12 +298,13 @@ def gallery(n, preset, seed_start, time_limit, workers, out, size, device, gif, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line; Ctrl-C at any moment exits 130 quietly (``polyface.entry`` covers
-    the imports before it)."""
+    """Run the command line; Ctrl-C at any moment exits 130 quietly, SIGTERM 143 and SIGHUP 129
+    (``polyface.entry`` covers the imports before it)."""
+    install_terminators()
     try:
         cli.main(args=argv, prog_name="polyface")
     except KeyboardInterrupt:
-        quiet_exit(EXIT_INTERRUPTED)
+        quiet_exit()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from polyface.interrupt import EXIT_INTERRUPTED, by_ctrl_c  # one source of truth; cli.py reads it here too
+from polyface import interrupt
+from polyface.interrupt import EXIT_INTERRUPTED, by_ctrl_c  # noqa: F401  (re-exported: one source of truth)
 from polyface.limits import Spec
 
 EXIT_USAGE = 2
@@ -104,12 +105,12 @@ def _user_errors():
 
 class PolyfaceGroup(click.Group):
     """Runs a command so that user mistakes end with one line on stderr and exit code 2,
-    and Ctrl-C with exit code 130 (the run saves its best portrait first)."""
+    and Ctrl-C with exit code 130, SIGTERM 143, SIGHUP 129 (the run saves its best portrait first)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         code = self._run(args, prog_name, complete_var, **extra)
         if standalone_mode:
-            if code == EXIT_INTERRUPTED:  # the run has saved; an import Ctrl-C cut short must not run again at exit
+            if code in interrupt.EXIT_CODES:  # the run has saved; an import Ctrl-C cut short must not run again at exit
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
@@ -130,15 +131,15 @@ class PolyfaceGroup(click.Group):
             click.echo(f"polyface: error: {one_line(e.format_message())}", err=True)
             return EXIT_USAGE
         except (click.exceptions.Abort, KeyboardInterrupt):
-            click.echo("polyface: interrupted", err=True)
-            return EXIT_INTERRUPTED
+            click.echo(interrupt.message(), err=True)
+            return interrupt.exit_code()
         except Exception as e:
             if isinstance(e, errors):
                 click.echo(f"polyface: error: {one_line(e)}", err=True)
                 return EXIT_USAGE
             if by_ctrl_c(e):  # a Ctrl-C that a library raised again as its own error
-                click.echo("polyface: interrupted", err=True)
-                return EXIT_INTERRUPTED
+                click.echo(interrupt.message(), err=True)
+                return interrupt.exit_code()
             if isinstance(e, OSError):  # a genuine I/O failure while working: one line, exit 1
                 where = f"{quote(e.filename)}: " if e.filename else ""
                 click.echo(f"polyface: error: {one_line(where + (e.strerror or str(e)))}", err=True)

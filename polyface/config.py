@@ -252,7 +252,7 @@ def check_config(cfg: Config, source: str = "") -> Config:
         from polyface.palettes import is_grey
 
         if not is_grey(cfg.palette):
-            raise ConfigError(f"{where}key 'palette' must hold only greys (#rrggbb with rr = gg = bb) when colour is grey (or set colour to rgba)")
+            raise ConfigError(f"{where}key 'palette' must hold only greys (#rrggbb with rr = gg = bb) when colour is grey; for colours add --colour rgba (colour = \"rgba\" in a preset)")
     if cfg.elites > cfg.population and cfg.strategy == "population":
         raise ConfigError(f"{where}key 'elites' must be at most population ({cfg.population}), got {cfg.elites}")
     return cfg

@@ -3,11 +3,13 @@ the library are still being imported exits 130 quietly too (``cli`` imports nump
 
 from __future__ import annotations
 
-from polyface.interrupt import quiet_exit
+from polyface.interrupt import install_terminators, quiet_exit
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Import the command line and run it; Ctrl-C at any moment exits 130 without a traceback."""
+    """Import the command line and run it; Ctrl-C at any moment exits 130 without a traceback
+    (SIGTERM 143, SIGHUP 129)."""
+    install_terminators()
     try:
         from polyface.cli import main as cli_main
     except KeyboardInterrupt:

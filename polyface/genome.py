@@ -165,11 +165,17 @@ def validate(g: Genome) -> None:
         raise GenomeError(f"field 'vertices' has {n} polygons; allowed 0..{MAX_POLYGONS}")
     if n > 0 and not MIN_VERTICES <= nv <= MAX_VERTICES:
         raise GenomeError(f"field 'vertices' has {nv} vertices per polygon; allowed {MIN_VERTICES}..{MAX_VERTICES}")
+    # A palette genome (JSON version 2) has no 'colours' field: its colours are its palette
+    # entries named by 'index', with its 'alpha'; errors name the fields it has.
+    paletted = g.palette is not None
     if c.shape != (n, 4):
+        if paletted:
+            raise GenomeError(f"fields 'index' and 'alpha' must hold one entry per polygon ({n}), got {c.shape[0]}")
         raise GenomeError(f"field 'colours' must have shape ({n}, 4) to match 'vertices', got {tuple(c.shape)}")
     if b.shape != (3,):
         raise GenomeError(f"field 'background' must be 3 numbers (RGB, opaque), got shape {tuple(b.shape)}")
-    for name, arr, lo, hi in (("vertices", v, -0.5, 1.5), ("colours", c, 0.0, 1.0), ("background", b, 0.0, 1.0)):
+    colours = ("alpha", c[:, 3], 0.0, 1.0) if paletted else ("colours", c, 0.0, 1.0)
+    for name, arr, lo, hi in (("vertices", v, -0.5, 1.5), colours, ("background", b, 0.0, 1.0)):
         if arr.size and not np.all(np.isfinite(arr)):
             raise GenomeError(f"field '{name}' holds NaN or infinity; allowed finite numbers in [{lo}, {hi}]")
         if arr.size and (arr.min() < lo or arr.max() > hi):

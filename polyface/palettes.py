@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from polyface.genome import palette_rgb
+from polyface.validate import shown
 
 MAX_ENTRIES = 256
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -42,7 +43,7 @@ def parse_palette(value: Any) -> tuple[str, ...]:
         if not name:
             raise PaletteError("palette is empty; give #rrggbb colours separated by commas, or a name: " + names())
         if "#" not in name and "," not in name:
-            raise PaletteError(f"no built-in palette {name!r} (built-in: {names()}); or give #rrggbb,#rrggbb,...")
+            raise PaletteError(f"no built-in palette {shown(name)} (built-in: {names()}); or give #rrggbb,#rrggbb,...")
         entries = [e.strip() for e in name.split(",")]
     elif isinstance(value, (list, tuple)):
         entries = list(value)
@@ -54,7 +55,7 @@ def parse_palette(value: Any) -> tuple[str, ...]:
         raise PaletteError(f"palette has {len(entries)} colours; allowed 1..{MAX_ENTRIES}")
     for i, e in enumerate(entries):
         if not isinstance(e, str) or not HEX.match(e):
-            raise PaletteError(f"palette entry {i + 1} must be a colour #rrggbb, got {e!r}")
+            raise PaletteError(f"palette entry {i + 1} must be a colour #rrggbb, got {shown(e)}")
     return tuple(e.lower() for e in entries)
 
 

@@ -3,6 +3,7 @@ run folder, runs the loop and returns the Result. Everything the CLI's ``evolve`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -19,7 +20,7 @@ from polyface.detect.mtcnn import FaceDetector
 from polyface.face_layout import layout_genome, oval_scale
 from polyface.genome import palette_rgb, random_genome
 from polyface.placement import n_lanes, pick_device
-from polyface.runio import readers
+from polyface.runio import readers, run_lock
 from polyface.runio.gif import GifHook
 from polyface.runio.layout import CHECKPOINT, CONFIG, RunFolderError
 from polyface.runio.run_folder import RunFolder, check_new, write_profile
@@ -156,6 +157,15 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     same result). ``stop_overrides`` (max_generations, time_limit, stagnation) may extend
     its stop rules.
     """
+    folder = Path(out)  # read before the lock (its files are replaced whole): a bad folder stays as it was
+    cfg, doc = resume_settings(folder, **stop_overrides)
+    return _run(cfg, folder, hooks, doc, checkpoint_every)
+
+
+def resume_settings(out: str | Path, **stop_overrides) -> tuple[Config, dict | None]:
+    """The settings the run in ``out`` continues with, and its checkpoint (None: it stopped
+    before its first one and starts again from config.toml); RunFolderError or ConfigError
+    names what is wrong. Reads, checks and changes nothing."""
     folder = Path(out)
     doc = None
     if folder.is_dir() and not os.path.lexists(folder / CHECKPOINT) and os.path.lexists(folder / CONFIG):
@@ -167,8 +177,7 @@ def resume(out: str | Path, hooks: list = (), checkpoint_every: float | None = N
     cfg = apply(Config(), values, source)
     if cfg.seed is None:
         raise RunFolderError(f"{source}: field 'seed' is missing")
-    cfg = apply(cfg, {k: v for k, v in stop_overrides.items() if v is not None}, "resume")
-    return _run(cfg, folder, hooks, doc, checkpoint_every)
+    return apply(cfg, {k: v for k, v in stop_overrides.items() if v is not None}, "resume"), doc
 
 
 def _run(
@@ -184,15 +193,17 @@ def _run(
     if folder is not None and doc is None:
         check_new(folder)  # before the slow start-up, and before anything is written
     lanes = n_lanes(cfg, device)
-    with lane_threads(lanes):  # the detectors are built inside: their backends follow the threads
-        result = _search(cfg, device, lanes, folder, hooks, doc, checkpoint_every, timings)
-    result.extra["out"] = folder
-    result.extra["seed"] = cfg.seed
-    result.extra["config"] = cfg
-    if timings.enabled:
-        result.extra["profile"] = write_profile(
-            timings, timings.clock() - start, result, folder, lanes
-        )
+    # One writer per run folder, from before its first file to its last (a second is refused).
+    with run_lock.writing(folder) if folder is not None else contextlib.nullcontext():
+        with lane_threads(lanes):  # the detectors are built inside: their backends follow the threads
+            result = _search(cfg, device, lanes, folder, hooks, doc, checkpoint_every, timings)
+        result.extra["out"] = folder
+        result.extra["seed"] = cfg.seed
+        result.extra["config"] = cfg
+        if timings.enabled:
+            result.extra["profile"] = write_profile(
+                timings, timings.clock() - start, result, folder, lanes
+            )
     return result
 
 

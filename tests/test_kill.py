@@ -45,6 +45,8 @@ def check_folder(run: Path) -> dict[str, int]:
         name = path.name
         if name.startswith(".") and name.endswith(".tmp"):
             continue  # an atomic write cut short: never renamed into place, removed on resume
+        if name == ".lock":
+            continue  # the run folder's lock: empty or its holder's pid
         kind = path.suffix
         seen[kind] = seen.get(kind, 0) + 1
         if name == "checkpoint.json":

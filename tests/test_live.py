@@ -388,3 +388,51 @@ def test_ctrl_c_with_the_page_open_still_saves_the_best(tmp_path: Path) -> None:
     assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
     assert from_json((out / "genome.json").read_text()).n_polygons > 0 and (out / "best.png").is_file()
     assert proc.stdout.read().strip() == str(out)  # the URL first, the run folder last
+
+
+def test_a_connection_that_sends_nothing_is_closed(server, monkeypatch) -> None:
+    """A client that connects and says nothing must not hold a server thread forever."""
+    import socket
+
+    from polyface.runio import live_server
+
+    assert live_server.Handler.timeout is not None and 0 < live_server.Handler.timeout <= 60
+    monkeypatch.setattr(live_server.Handler, "timeout", 0.5)  # the same path, sooner
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        start = time.monotonic()
+        assert s.recv(1024) == b""  # closed by the server, not by our own timeout
+        assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("args", [["--out", "a-file"], ["--resume", "no-such-run"], ["--resume", "a-file"]])
+def test_live_refuses_a_bad_folder_before_it_prints_a_url(tmp_path, monkeypatch, args) -> None:
+    from click.testing import CliRunner
+
+    from polyface.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a run\n")
+    result = CliRunner().invoke(cli, ["evolve", "--live", "--quiet", "--seed", "1", *args])
+    assert result.exit_code == 2, result.output
+    assert "http://" not in result.output
+
+
+def test_served_files_are_streamed_with_a_size_cap(server, live_run, monkeypatch) -> None:
+    """A 3 GB sparse file in the run folder is refused (413) without being read; a file under
+    the cap comes whole, read in pieces, never with a whole-file read."""
+    import polyface.runio.live_server as live_server
+
+    _, out = live_run
+    huge = out / "evolution.mp4"
+    with open(huge, "wb") as f:
+        f.truncate(3 << 30)
+    try:
+        monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read whole: {self}"))
+        code, _, body = get(server, "/files/evolution.mp4")
+        assert code == 413 and len(body) < 100
+        monkeypatch.setattr(live_server, "CHUNK", 1000)
+        code, headers, body = get(server, "/files/best.png")
+        monkeypatch.undo()
+        assert code == 200 and body == (out / "best.png").read_bytes() and int(headers["Content-Length"]) == len(body)
+    finally:
+        huge.unlink()

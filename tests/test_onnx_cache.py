@@ -92,3 +92,11 @@ def test_default_folder_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv(onnx_cache.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert onnx_cache.cache_dir() == tmp_path / "polyface" / "onnx"
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    """The XDG spec: a relative path in $XDG_CACHE_HOME is invalid and must be ignored."""
+    monkeypatch.delenv(onnx_cache.CACHE_ENV, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert onnx_cache.cache_dir() == tmp_path / ".cache" / "polyface" / "onnx"

@@ -179,3 +179,24 @@ def test_evolve_with_a_palette_writes_a_palette_genome(tmp_path: Path) -> None:
     import tomllib
 
     assert tomllib.loads((out / "config.toml").read_text())["palette"] == list(BUILTIN["skin"])
+
+
+def test_palette_genome_errors_name_its_own_fields():
+    """A version-2 genome has no 'colours' field: an error about its alpha names 'alpha'."""
+    doc = {"format": "polyface-genome", "version": 2, "mode": "rgba", "symmetric": False, "background": [0, 0, 0],
+           "vertices": [[[0, 0], [1, 0], [0, 1]]], "palette": ["#ff0000"], "index": [0]}
+    for alpha in (2.0, -0.5):
+        with pytest.raises(GenomeError, match="field 'alpha'") as err:
+            from_json(json.dumps(dict(doc, alpha=[alpha])))
+        assert "colours" not in str(err.value)
+
+
+def test_palette_errors_quote_a_bad_entry_briefly_and_name_the_flag_for_colours():
+    with pytest.raises(PaletteError) as err:
+        parse_palette("#123456," + "x" * 200_000)
+    assert len(str(err.value)) < 200
+    with pytest.raises(PaletteError) as err:
+        parse_palette("y" * 200_000)
+    assert len(str(err.value)) < 400
+    with pytest.raises(ConfigError, match="--colour rgba"):  # the grey default given a colour palette
+        apply(load_preset("default"), {"palette": ["#ff0000"]}, "x.toml")

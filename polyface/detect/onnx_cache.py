@@ -3,7 +3,7 @@
 Exporting the detectors' networks (``ort.export``) took about 1.1 s of every run's start on 2
 cores, most of it torch's exporter getting ready. The export of a network is the same bytes
 every time for the same weights, code and versions, so it is kept in a cache folder under a
-name made from all of them: ``$POLYFACE_CACHE_DIR``, else ``$XDG_CACHE_HOME/polyface``, else
+name made from all of them: ``$POLYFACE_CACHE_DIR``, else ``$XDG_CACHE_HOME/polyface`` (when absolute), else
 ``~/.cache/polyface`` (``POLYFACE_CACHE_DIR=""`` turns the cache off).
 
 A cached file is read from disk, so it is not trusted: ``OrtNet`` checks that the model it
@@ -35,8 +35,10 @@ def cache_dir() -> Path | None:
     if CACHE_ENV in os.environ:
         value = os.environ[CACHE_ENV]
         return Path(value).expanduser() / "onnx" if value else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "polyface" / "onnx"
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path there is invalid and ignored
+        base = str(Path.home() / ".cache")
+    return Path(base) / "polyface" / "onnx"
 
 
 def _version(package: str) -> str:

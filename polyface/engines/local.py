@@ -4,10 +4,15 @@ Workers die with the gallery: on Linux each one asks the kernel for SIGKILL when
 dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a watchdog thread exits when the parent's pid
 changes. Without this a gallery killed with SIGKILL left its workers evolving (and holding
 their seeds' locks) until they finished.
+
+A gallery stopped by SIGTERM or SIGHUP passes the signal on to its workers (a Ctrl-C in a
+terminal reaches them by itself): each saves its seed as a Ctrl-C would, takes no further seed,
+and the gallery waits for them (``WIND_DOWN_S`` at most) before it writes its pages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing as mp
 import os
@@ -17,10 +22,15 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from polyface import interrupt
 from polyface.engines.seed import run_seed
 from polyface.engines.base import GalleryJob, SeedOutcome
 
 PR_SET_PDEATHSIG = 1
+WIND_DOWN_S = 300.0  # how long an interrupted gallery waits for its workers to save their seeds
+
+# This worker process's state: running a seed, or stopped by a signal (it takes no further seed).
+_worker_state = {"busy": False, "stopping": False}
 
 
 def default_workers() -> int:
@@ -43,16 +53,36 @@ def die_with_parent(parent: int) -> None:
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # the parent died before the request above took effect
         os._exit(1)
+    for sig in interrupt.TERMINATORS:
+        signal.signal(sig, _on_terminate)
+
+
+def _on_terminate(signum, frame) -> None:
+    """SIGTERM or SIGHUP in a worker: a running seed saves as on Ctrl-C; an idle worker just ends."""
+    _worker_state["stopping"] = True
+    if _worker_state["busy"]:
+        interrupt._as_interrupt(signum, frame)
+    else:
+        os._exit(128 + int(signum))
 
 
 def _worker(args: tuple[GalleryJob, int, int]) -> SeedOutcome:
     job, seed, threads = args
+    if _worker_state["stopping"]:  # the gallery is being stopped: leave this seed for the next run
+        return SeedOutcome(seed, "interrupted", "not started: the gallery was stopped", where=f"pid {os.getpid()}")
+    _worker_state["busy"] = True
     try:
+        with interrupt.deferred():  # torch's import: a signal inside a native extension's start aborts
+            import polyface.run  # noqa: F401
         outcome = run_seed(job.cfg, job.out_dir, seed, threads, job.gif)
     except KeyboardInterrupt:
         outcome = SeedOutcome(seed, "interrupted")
     except Exception as e:  # one failing seed must not end the gallery; it is reported
         outcome = SeedOutcome(seed, "failed", f"{type(e).__name__}: {e}")
+    finally:
+        _worker_state["busy"] = False
+    if outcome.status == "interrupted":
+        _worker_state["stopping"] = True
     outcome.where = f"pid {os.getpid()}"
     return outcome
 
@@ -82,11 +112,40 @@ class LocalEngine:
             yield SeedOutcome(s, "running")
         waiting = iter(seeds[workers:])
         with ctx.Pool(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            for outcome in pool.imap_unordered(_worker, jobs):
+            results = pool.imap_unordered(_worker, jobs)
+            try:
+                for outcome in results:
+                    yield outcome
+                    nxt = next(waiting, None)
+                    if nxt is not None:
+                        yield SeedOutcome(nxt, "running")
+            except KeyboardInterrupt:
+                yield from self._wind_down(pool, results)
+                raise
+
+    @staticmethod
+    def _wind_down(pool, results) -> Iterator[SeedOutcome]:
+        """The gallery was interrupted: pass a SIGTERM or SIGHUP on to the workers (a terminal's
+        Ctrl-C reached them already) and collect the outcomes of the seeds they save."""
+        if interrupt.received is not None:
+            for proc in list(getattr(pool, "_pool", ())):
+                with contextlib.suppress(OSError):
+                    os.kill(proc.pid, interrupt.received)
+        deadline = time.monotonic() + WIND_DOWN_S
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                try:
+                    outcome = results.next(timeout=left)
+                except (StopIteration, mp.TimeoutError):
+                    return
+                if outcome.detail.startswith("not started"):
+                    continue  # never begun: nothing to report, the next run starts it
                 yield outcome
-                nxt = next(waiting, None)
-                if nxt is not None:
-                    yield SeedOutcome(nxt, "running")
+        except KeyboardInterrupt:  # a second signal: stop waiting
+            return
 
     def _serial(self, job: GalleryJob, seeds: list[int], threads: int) -> Iterator[SeedOutcome]:
         for s in seeds:

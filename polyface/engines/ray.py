@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyface.engines.seed import SeedLock, run_seed
+from polyface.engines.seed import SeedLock, run_seed, seed_folder
+from polyface.runio.layout import RunFolderError
 from polyface.config import Config
 from polyface.engines import transfer
 from polyface.engines.base import INSTALL_RAY, EngineUnavailable, GalleryJob, SeedOutcome
@@ -186,7 +187,11 @@ class RayEngine:
                     limit, limit_at = self._limit(), time.monotonic()
                 while pending and len(active) < limit:
                     seed = pending.popleft()
-                    seed_dir = job.out_dir / str(seed)
+                    try:
+                        seed_dir = seed_folder(job.out_dir, seed)
+                    except RunFolderError as e:
+                        yield SeedOutcome(seed, "failed", str(e))
+                        continue
                     lock = SeedLock(seed_dir)
                     if not lock.acquire():
                         yield SeedOutcome(seed, "busy", "another process is running this seed")

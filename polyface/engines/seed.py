@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from polyface.config import Config
 from polyface.engines.base import SeedOutcome
-from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT
+from polyface import validate as v
+from polyface.runio import readers
+from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT, RunFolderError  # noqa: F401  (LOCK: re-exported)
+from polyface.runio.run_lock import RunLock, held
 
 
 def release_free_heap() -> bool:
@@ -35,42 +36,37 @@ def release_free_heap() -> bool:
 
 
 def is_done(run_dir: Path) -> bool:
-    """True when the run folder holds a finished run's result.json."""
+    """True when the run folder holds a finished run's result.json (read as every run file is:
+    a regular file under its size cap, checked; anything else is not done)."""
+    if not os.path.lexists(run_dir / RESULT):
+        return False
     try:
-        return json.loads((run_dir / RESULT).read_text()).get("status") == "done"
-    except (OSError, ValueError, AttributeError):
+        return readers.read_result(run_dir).get("status") == "done"
+    except (OSError, ValueError):  # RunFolderError is both
         return False
 
 
-class SeedLock:
-    """An exclusive, non-blocking lock on a seed folder (``.lock`` inside it)."""
+def seed_folder(out_dir: Path, seed: int) -> Path:
+    """``out_dir/<seed>``, refused when it is a link leading out of the gallery folder (the
+    whole run would be written there)."""
+    run_dir = Path(out_dir) / str(seed)
+    try:
+        v.inside(Path(out_dir), str(seed), "seed folder")
+    except v.FieldError:
+        raise RunFolderError(
+            f"{v.quote(run_dir)}: is a link leading outside the gallery folder {v.quote(out_dir)}; remove it"
+        ) from None
+    return run_dir
 
-    def __init__(self, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.fd: int | None = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
 
-    def acquire(self) -> bool:
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.release()
-            return False
-        return True
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing the descriptor drops the lock
-            self.fd = None
+SeedLock = RunLock  # a gallery seed's lock is its run folder's lock
 
 
 @contextlib.contextmanager
 def seed_lock(run_dir: Path) -> Iterator[bool]:
     """Hold the lock on ``run_dir``; yields False when another process has it."""
-    lock = SeedLock(run_dir)
-    try:
-        yield lock.acquire()
-    finally:
-        lock.release()
+    with held(run_dir) as got:
+        yield got
 
 
 def run_seed(
@@ -81,7 +77,7 @@ def run_seed(
     (40 frames) for the gallery page. Every engine runs a seed through this call."""
     from polyface.run import evolve, resume
 
-    run_dir = out_dir / str(seed)
+    run_dir = seed_folder(out_dir, seed)
     if is_done(run_dir):
         return SeedOutcome(seed, "skipped")
     with seed_lock(run_dir) as got:

@@ -9,7 +9,9 @@ path outside it, no request from another host name (a guard against DNS rebindin
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import threading
 from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +27,8 @@ CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+MAX_SERVED = 1 << 30  # the largest run file the page serves (an MP4 of a long run is well under it)
+CHUNK = 1 << 16  # served files are streamed in pieces of this many bytes
 FILES = re.compile(r"^(best\.(png|svg|pdf)|evolution\.(gif|mp4)|score\.svg|genome\.json)$")
 ASSETS = {"/page.css": "text/css; charset=utf-8", "/page.js": "text/javascript; charset=utf-8",
           "/favicon.svg": "image/svg+xml"}
@@ -146,6 +150,7 @@ class PageServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: PageServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a connection may stay silent (request or keep-alive) before it is closed
 
     def log_message(self, *args) -> None:  # quiet: the terminal belongs to the run's progress line
         pass
@@ -206,8 +211,40 @@ class Handler(BaseHTTPRequestHandler):
             real = safe_file(src.folder, path[len("/files/"):])
             if real is None:
                 return self._missing()
-            return self._send(200, real.read_bytes(), TYPES[real.suffix.lower()])
+            return self._send_file(real, TYPES[real.suffix.lower()])
         return self._missing()
+
+    def _send_file(self, path: Path, ctype: str) -> None:
+        """Stream a run file in chunks: never whole in memory, only a regular file, at most
+        ``MAX_SERVED`` bytes (a larger one is refused with 413)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            return self._missing()
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return self._missing()
+            if st.st_size > MAX_SERVED:
+                return self._send(413, b"file too large\n", "text/plain; charset=utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(st.st_size))
+            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if self.command == "HEAD":
+                return None
+            left = st.st_size
+            while left > 0:  # at most the size stat gave: a file that grows meanwhile is cut there
+                chunk = f.read(min(CHUNK, left))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                left -= len(chunk)
+        return None
 
 
 def _int(query: dict, key: str) -> int:

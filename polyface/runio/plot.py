@@ -7,17 +7,20 @@ be None. It also draws a sparkline (no axes, no labels) for cards in a gallery.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from polyface import atomic
+from polyface import validate as v
+from polyface.runio import readers
+from polyface.runio.layout import RunFolderError
 from polyface.judge.score import PASS_TIER
 
 SCORE_SVG = "score.svg"
 MAX_POINTS = 600  # a curve is thinned to at most this many points
+MAX_LABELS = 10  # score labels on the axis, at most (one per integer while they fit)
 BEST, MEAN, PASS, INK = "#e0c097", "#7f8fa6", "#6fbf73", "#c8c8c8"
 
 Point = tuple[float, float, float | None]
@@ -71,7 +74,8 @@ def score_svg(
     if not sparkline:
         out.append(f'<text x="{pad_l + w - 2}" y="{ty - 3:.1f}" fill="{PASS}" font-size="10" '
                    f'text-anchor="end" font-family="sans-serif">pass</text>')
-        for yv in range(math.floor(y0), math.ceil(y1) + 1):
+        lo, hi = math.floor(y0), math.ceil(y1)
+        for yv in range(lo, hi + 1, max(1, math.ceil((hi - lo) / MAX_LABELS))):
             out.append(f'<text x="{pad_l - 4}" y="{sy(yv) + 3:.1f}" fill="{INK}" font-size="10" '
                        f'text-anchor="end" font-family="sans-serif">{yv}</text>')
         out.append(f'<text x="{pad_l}" y="{height - 6}" fill="{INK}" font-size="10" font-family="sans-serif">'
@@ -89,21 +93,38 @@ def score_svg(
     return "\n".join(out) + "\n"
 
 
-def read_log_points(path: Path) -> list[Point]:
-    """(generation, best, mean) from a run's log.jsonl; lines that are not such records are skipped."""
-    pts: list[Point] = []
+MAX_SCORE = 1e6  # far beyond any score a run reaches; a larger one is not a record of ours
+
+
+def _record(d: object) -> Point | None:
+    """(generation, best, mean) of one parsed log line, None when it is not such a record."""
+    if not isinstance(d, dict):
+        return None
+    g, b, m = d.get("generation"), d.get("best"), d.get("mean")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return pts
+        g = v.integer(g, "generation", 0, 10**15)
+        b = v.number(b, "best", -MAX_SCORE, MAX_SCORE)
+        m = v.optional(v.number, m, "mean", -MAX_SCORE, MAX_SCORE)
+    except v.FieldError:
+        return None
+    return (float(g), b, m)
+
+
+def read_log_points(path: Path) -> list[Point]:
+    """(generation, best, mean) from a run's log.jsonl, read as every run file is (a regular
+    file under its cap, strict JSON); lines that are not such records are skipped."""
+    try:
+        text = readers.read_text(Path(path), "log file")
+    except RunFolderError:
+        return []
+    pts: list[Point] = []
     for line in text.splitlines():
         try:
-            d = json.loads(line)
-            g, b, m = d["generation"], d["best"], d.get("mean")
-        except (ValueError, KeyError, TypeError):
+            p = _record(v.loads(line))
+        except v.FieldError:
             continue
-        if isinstance(g, (int, float)) and isinstance(b, (int, float)) and not isinstance(b, bool):
-            pts.append((float(g), float(b), float(m) if isinstance(m, (int, float)) else None))
+        if p is not None:
+            pts.append(p)
     return pts
 
 

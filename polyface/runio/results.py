@@ -5,7 +5,6 @@ Used by the contact sheet, the index page and gallery batches.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyface.runio import readers
 from polyface.runio.layout import RESULT
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,12 @@ class RunSummary:
 
 
 def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v)
+    try:
+        return float(v) if math.isfinite(v) else None
+    except OverflowError:  # an integer too long for a float
+        return None
 
 
 def _integer(v: Any) -> int | None:
@@ -85,12 +88,11 @@ def _text(v: Any) -> str | None:
 
 
 def read_summary(run_dir: str | Path) -> RunSummary:
-    """Read ``run_dir/result.json``; raises OSError or ValueError when it is missing or malformed."""
+    """Read ``run_dir/result.json`` through the validating reader (a regular file under its
+    cap, every known field checked); raises RunFolderError (an OSError and a ValueError) when
+    it is missing or malformed."""
     run_dir = Path(run_dir)
-    path = run_dir / RESULT
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: must be a JSON object, got {type(data).__name__}")
+    data = readers.read_result(run_dir)
     seed = _integer(data.get("seed"))
     if seed is None and _SEED_DIR.fullmatch(run_dir.name):
         seed = int(run_dir.name)
@@ -99,9 +101,9 @@ def read_summary(run_dir: str | Path) -> RunSummary:
         path=run_dir,
         seed=seed,
         preset=_text(data.get("preset")),
-        status=_text(data.get("status")),
+        status=None if data.get("status") is None else str(data["status"]),  # a RunStatus, as its plain value
         best=_number(data.get("best")),
-        best_prob=_number(data.get("min_prob", data.get("best_prob"))),  # min_prob; best_prob in older files
+        best_prob=_number(data.get("min_prob")),  # the reader fills it in from best_prob in older files
         portrait=portrait if isinstance(portrait, bool) else None,
         generations=_integer(data.get("generations")),
         evaluations=_integer(data.get("evaluations")),

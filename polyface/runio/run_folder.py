@@ -95,8 +95,9 @@ def _writes(method):
         except OSError as e:
             if isinstance(e, RunFolderError):
                 raise
+            which = f"{Path(e.filename).name}: " if isinstance(e.filename, str) else ""
             raise RunFolderError(
-                f"{quote(self.out)}: cannot write the run folder ({e.strerror or e}); the last checkpoint is kept: "
+                f"{quote(self.out)}: cannot write the run folder ({which}{e.strerror or e}); the last checkpoint is kept: "
                 f"make room, then continue with: polyface evolve --resume {quote(self.out)}"
             ) from None
 
