@@ -8,7 +8,8 @@ from the members that have gradients, run as torch modules with autograd:
   it finds none;
 * BlazeFace: its top anchor logit, clipped as it clips (its input's 8-bit rounding passes the
   gradient straight through);
-* the mean-face prior: the correlation with the mean face in the same box.
+* the mean-face prior: the correlation with the mean face in the same box (its crop
+  area-resized, as the prior's ``roi_align`` passes no gradient).
 
 Each member's signal is squashed to (0, 1) and the members are folded by a soft minimum, so
 that the weakest member is pushed most. Haar is a gate and has no gradient. The signal is
@@ -34,6 +35,7 @@ from polyface import validate as v
 from polyface.detect.blazeface import blaze_input
 from polyface.detect.blazeface_decode import SCORE_CLIP, letterbox
 from polyface.detect.crops import crop_resize
+from polyface.detect.prior import SIDE
 from polyface.genome import Genome
 from polyface.judge.judge import Judge
 from polyface.judge.score import FALLBACK_LOGIT_SCALE
@@ -109,8 +111,18 @@ class Surrogate:
             _, top = self.blaze.net(soft + (hard - soft).detach())
             out["blazeface"] = top.clamp(-SCORE_CLIP, SCORE_CLIP).amax(1)
         if self.prior is not None:
-            out["prior"] = self.prior(images, box.float())
+            out["prior"] = self.correlation(images, box)
         return out
+
+    def correlation(self, images: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+        """(B,) the prior's correlation with the mean face in integer boxes ``box`` (B,4), with
+        its crop area-resized (the prior's own ``roi_align`` passes no gradient)."""
+        p, b = self.prior, images.shape[0]
+        grey = (images * p.luma.to(images.device)).sum(1, keepdim=True)
+        crop = crop_resize(grey, torch.arange(b, device=images.device), box[:, 1], box[:, 3], box[:, 0], box[:, 2], SIDE)
+        flat = crop.flatten(1)
+        flat = flat - flat.mean(1, keepdim=True)
+        return (flat @ p.mean.to(flat.device)) / flat.norm(dim=1).clamp(min=1e-6)
 
     def squash(self, signals: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each member's signal in (0, 1)."""
