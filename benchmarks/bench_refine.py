@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, table, write_json  # noqa: E402
+from common import RESULTS, machine, table, write_json
 
-import polyface.run as run  # noqa: E402
-from polyface.preset import load_preset  # noqa: E402
-from polyface.render.cairo import save  # noqa: E402
-from polyface.search.refine import RefiningStrategy  # noqa: E402
+from polyface import run
+from polyface.preset import load_preset
+from polyface.render.cairo import save
+from polyface.search.refine import RefiningStrategy
 
 BUILT: list[RefiningStrategy] = []
 
