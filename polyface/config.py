@@ -73,6 +73,10 @@ class Config:
     augment_blur: float = 0.6
     augment_colour: float = 0.08
     landmarks: float = 0.0
+    # gradient refinement (population strategy): each generation the best refine_top parents take
+    # this many gradient steps on the soft render and join the batch; 0 = off
+    refine: int = 0
+    refine_top: int = 1
     # the ensemble: MTCNN always; these must agree too
     blazeface: bool = False
     haar: bool = False
@@ -143,6 +147,8 @@ FIELDS: dict[str, Spec] = {
     "augment_blur": Spec(float, 0.0, 3.0),
     "augment_colour": Spec(float, 0.0, 0.5),
     "landmarks": Spec(float, 0.0, 1.0),
+    "refine": Spec(int, 0, 1000, help="gradient steps each generation's best parents take on the soft render (0: off; population strategy only)"),
+    "refine_top": Spec(int, 1, 4096, help="how many of the best parents are refined each generation"),
     "blazeface": Spec(bool),
     "haar": Spec(bool),
     "prior": Spec(float, 0.0, 0.9),

@@ -34,6 +34,7 @@ from polyface.judge.judge import judge_for, verify_sizes
 from polyface.detect.prior import face_tones
 from polyface.detect.lanes import lane_threads
 from polyface.search.problem import PortraitProblem
+from polyface.search.refine import Refiner, RefiningStrategy, settings_for
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings
 
@@ -121,6 +122,10 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
             elites=cfg.elites,
             reevaluate=problem.noisy,
         )
+        if cfg.refine:  # its own stream, spawned after the others: theirs stay as they were
+            seed = int(root.spawn(1)[0].generate_state(1)[0])
+            refiner = Refiner(judge, settings_for(cfg.refine, cfg.work_size), seed)
+            strategy = RefiningStrategy(strategy, refiner, cfg.refine_top)
     return problem, strategy
 
 
