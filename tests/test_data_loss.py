@@ -76,8 +76,10 @@ def test_out_on_an_empty_folder_or_an_unstarted_run_is_fine(tmp_path):
     (left / "frames").mkdir(parents=True)
     (left / "config.toml").write_text("seed = 1\n")
     (left / ".config.toml.abcd1234.tmp").write_text("half")
+    (left / ".evolution.mp4.abcd1234.tmp.mp4").write_text("half")  # the MP4 writer's own temp file
     evolve(small(max_generations=1), out=left, checkpoint_every=0)
     assert not (left / ".config.toml.abcd1234.tmp").exists() and (left / "result.json").is_file()
+    assert not (left / ".evolution.mp4.abcd1234.tmp.mp4").exists()
 
 
 # ---- a history cut mid-line ----------------------------------------------------------------

@@ -25,8 +25,9 @@ from polyface.search.timing import Timings, breakdown
 from polyface.validate import quote
 
 
-# A temporary file of ``atomic`` beside one of ours: ``.<name>.<random>.tmp``.
-_OUR_TEMP = re.compile(r"\.(" + "|".join(re.escape(n) for n in layout.WRITTEN) + r"|[0-9]{6}\.png)\.[^/]*\.tmp")
+# A temporary file of ``atomic`` beside one of ours: ``.<name>.<random>.tmp``, and the MP4 writer's
+# own beside it, ``.<name>.<random>.tmp.mp4`` (ffmpeg picks its format by the extension).
+_OUR_TEMP = re.compile(r"\.(" + "|".join(re.escape(n) for n in layout.WRITTEN) + r"|[0-9]{6}\.png)\.[^/]*\.tmp(\.mp4)?")
 # What a run killed before its first checkpoint (or a gallery's lock) may leave in its folder.
 _FRESH_LEFTOVERS = {CONFIG, LOG, HISTORY, FRAMES, layout.GENOME, layout.BEST_PNG, layout.BEST_SVG, layout.LOCK}
 
@@ -132,7 +133,7 @@ class RunFolder:
         self._improvements = 0
         prepare(self.out)
         for folder in (self.out, self.out / FRAMES):  # temp files left by a killed process: never complete
-            for stale in folder.glob(".*.tmp"):
+            for stale in [*folder.glob(".*.tmp"), *folder.glob(".*.tmp.mp4")]:
                 if _OUR_TEMP.fullmatch(stale.name):
                     stale.unlink(missing_ok=True)
         if resume is not None:
