@@ -293,3 +293,23 @@ def _preset(tmp_path: Path) -> Path:
     p = tmp_path / "short.toml"
     p.write_text(LONG_PRESET)
     return p
+
+
+def test_an_append_to_a_crafted_gallery_copy_is_refused_without_reading_it(tmp_path, monkeypatch):
+    """The gallery's copy of a seed's log is where a crafted folder can hide a FIFO or a
+    multi-GB sparse file: an append to either is one TransferError, with no hang or huge read."""
+    import os
+
+    from polyface.engines import transfer
+
+    seed = tmp_path / "1"
+    seed.mkdir()
+    os.mkfifo(seed / "log.jsonl")
+    with pytest.raises(transfer.TransferError, match="log.jsonl"):
+        transfer.apply(seed, [("log.jsonl", 3, b"x\n")])
+    (seed / "log.jsonl").unlink()
+    with open(seed / "log.jsonl", "wb") as f:
+        f.truncate(transfer.MAX_FILE + 1)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read whole: {self}"))
+    with pytest.raises(transfer.TransferError, match="log.jsonl"):
+        transfer.apply(seed, [("log.jsonl", 3, b"x\n")])

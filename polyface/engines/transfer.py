@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from polyface import atomic
+from polyface import atomic, validate
 from polyface.runio.layout import CHECKPOINT, RESULT
 
 Entry = tuple[str, int, bytes]
@@ -67,7 +67,10 @@ def apply(seed_dir: Path, entries: Iterable[Entry]) -> list[str]:
         if root not in path.resolve().parents:
             raise TransferError(f"{name}: resolves outside {seed_dir}")
         if offset:
-            have = path.read_bytes() if path.is_file() else b""
+            try:  # the gallery's copy: a regular file within the cap, never a FIFO or a device
+                have = validate.read_regular(path, MAX_FILE, "run file") if path.exists() else b""
+            except (OSError, validate.FileKindError) as e:
+                raise TransferError(f"{name}: the gallery copy cannot be appended to ({e})") from None
             if len(have) != offset:
                 raise TransferError(f"{name}: append at byte {offset} but the gallery copy has {len(have)} bytes")
             data = have + data
@@ -86,7 +89,7 @@ def read_folder(seed_dir: Path) -> dict[str, bytes]:
         name = path.relative_to(seed_dir).as_posix()
         if path.is_file() and not path.is_symlink():
             try:
-                files[check_name(name)] = path.read_bytes()
+                files[check_name(name)] = validate.read_regular(path, MAX_FILE, "run file")
             except TransferError:
                 continue  # the lock, temp files, anything not part of the run
     return files
