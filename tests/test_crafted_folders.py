@@ -106,3 +106,40 @@ def test_resume_with_a_crafted_log_writes_a_small_score_svg(interrupted, tmp_pat
     finishes(lambda: resume(run, max_generations=6), timeout=120)
     svg = (run / "score.svg").read_text()
     assert svg.count("<text") < 40
+
+
+def test_a_crafted_seed_folder_gets_an_empty_tile_without_a_whole_read(tmp_path, monkeypatch):
+    """A 3 GB sparse genome.json and a FIFO as best.png: the contact sheet's tile for that seed
+    is empty, found without reading either whole and without blocking."""
+    import os
+
+    from polyface.runio.contact_sheet import _tile_image
+    from polyface.runio.results import RunSummary
+
+    seed = tmp_path / "7"
+    seed.mkdir()
+    with open(seed / "genome.json", "wb") as f:
+        f.truncate(3 << 30)
+    os.mkfifo(seed / "best.png")
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: pytest.fail(f"read whole: {self}"))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read whole: {self}"))
+    run = RunSummary(seed, 7, "default", "done", 2.5, 0.99, True, 10, 100, 1.0)
+    assert _tile_image(run, 32) is None
+
+
+def test_show_never_blocks_on_a_result_file_that_is_a_fifo(tmp_path):
+    """``show`` asks a run folder whether it has ended: a FIFO named result.json is no answer,
+    and asking must not block (a plain read of a FIFO waits for a writer forever)."""
+    import os
+    import threading
+
+    from polyface.runio.live_show import RunReader
+
+    os.mkfifo(tmp_path / "result.json")
+    reader = RunReader.__new__(RunReader)
+    reader.folder = tmp_path
+    got = []
+    t = threading.Thread(target=lambda: got.append(reader._ended()), daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive() and got == [None]

@@ -13,12 +13,15 @@ from PIL import Image, ImageDraw
 from polyface import limits
 from polyface.atomic import atomic_path
 from polyface.genome import GenomeError
-from polyface.genome_io import from_json
+from polyface.genome_io import load_genome
 from polyface.render.cairo import render_rgb
 from polyface.runio.results import RunSummary
 from polyface.runio.text import fit as _fit
 from polyface.runio.text import font as _font
 from polyface.runio.text import format_score
+from polyface.validate import FileKindError, check_regular
+
+MAX_IMAGE_BYTES = 256 * 2**20  # a best.png larger than this is not a tile of ours
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +36,13 @@ def _tile_image(run: RunSummary, tile: int) -> Image.Image | None:
     genome_path = run.genome
     if genome_path is not None:
         try:
-            return Image.fromarray(render_rgb(from_json(genome_path.read_text(encoding="utf-8")), tile))
-        except (OSError, UnicodeDecodeError, GenomeError) as e:
+            return Image.fromarray(render_rgb(load_genome(genome_path), tile))
+        except GenomeError as e:
             log.warning("%s: cannot render (%s); using best.png", genome_path, e)
     png = run.png
     if png is not None:
         try:
+            check_regular(png, MAX_IMAGE_BYTES, "image file")
             with Image.open(png) as im:
                 im = im.convert("RGB")
                 im.thumbnail((tile, tile), Image.Resampling.LANCZOS)
@@ -47,7 +51,7 @@ def _tile_image(run: RunSummary, tile: int) -> Image.Image | None:
                     canvas.paste(im, ((tile - im.size[0]) // 2, (tile - im.size[1]) // 2))
                     im = canvas
                 return im
-        except (OSError, ValueError, Image.DecompressionBombError) as e:
+        except (OSError, ValueError, Image.DecompressionBombError, FileKindError) as e:
             log.warning("%s: unreadable (%s)", png, e)
     return None
 

@@ -132,8 +132,8 @@ class RunReader:
     def _ended(self) -> dict[str, Any] | None:
         path = self.folder / "result.json"
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
+            doc = readers.read_json(path, "result file")  # a regular file under its cap
+        except RunFolderError:
             return None
         if not isinstance(doc, dict):
             return None
