@@ -143,3 +143,17 @@ def test_show_never_blocks_on_a_result_file_that_is_a_fifo(tmp_path):
     t.start()
     t.join(10)
     assert not t.is_alive() and got == [None]
+
+
+def test_a_huge_frame_png_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from polyface.runio import frames
+    from polyface.runio.layout import RunFolderError
+
+    big = tmp_path / "000001.png"
+    with open(big, "wb") as f:
+        f.truncate(frames.MAX_FRAME_BYTES + 1)
+    monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("decoded a file over the cap"))
+    with pytest.raises(RunFolderError, match="000001.png"):
+        frames._read_png(big, None)

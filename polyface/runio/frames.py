@@ -19,6 +19,9 @@ from polyface.runio.layout import HISTORY, RunFolderError
 from polyface.runio.readers import HistoryEntry, read_history
 from polyface.runio.text import font as _font
 from polyface.runio.text import format_score
+from polyface.validate import FileKindError, check_regular
+
+MAX_FRAME_BYTES = 64 * 2**20  # a frame PNG of ours is a few hundred KB at most
 
 DEFAULT_FRAME_SIZE = 256
 
@@ -116,12 +119,13 @@ def _render(run_dir: Path, entry: HistoryEntry, size: int) -> np.ndarray:
 
 def _read_png(path: Path, size: int | None) -> np.ndarray:
     try:
+        check_regular(path, MAX_FRAME_BYTES, "frame image")
         with Image.open(path) as im:
             im = im.convert("RGB")
             if size is not None and im.size != (size, size):
                 im = im.resize((size, size), Image.Resampling.LANCZOS)
             return np.asarray(im).copy()
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, Image.DecompressionBombError, FileKindError) as e:
         raise RunFolderError(f"{path}: not a readable image ({e})") from None
 
 
@@ -138,9 +142,10 @@ def load_frames(run_dir: str | Path, entries: Sequence[HistoryEntry], size: int 
         for p in paths:
             if p is not None and p.is_file():
                 try:
+                    check_regular(p, MAX_FRAME_BYTES, "frame image")
                     with Image.open(p) as im:
                         size = max(im.size)
-                except OSError as e:
+                except (OSError, FileKindError) as e:
                     raise RunFolderError(f"{p}: not a readable image ({e})") from None
                 break
         else:
