@@ -94,7 +94,9 @@ def held(run_dir: Path) -> Iterator[bool]:
 @contextlib.contextmanager
 def writing(run_dir: Path) -> Iterator[None]:
     """Hold the lock on ``run_dir`` while a run writes it; RunFolderError when another process
-    holds it."""
+    holds it. A run that the block refuses (RunFolderError: a checkpoint it cannot load) leaves
+    the folder as it found it: a ``.lock`` made here is removed, while still held."""
+    fresh = not os.path.lexists(Path(run_dir) / LOCK)
     try:
         lock = RunLock(run_dir)
     except RunFolderError:
@@ -108,6 +110,12 @@ def writing(run_dir: Path) -> Iterator[None]:
             raise RunFolderError(
                 f"{quote(run_dir)}: another process{who} is writing this run folder; wait for it to end, or stop it"
             )
-        yield
+        try:
+            yield
+        except RunFolderError:
+            if fresh and lock.key is not None and _held.get(lock.key, [None, 0])[1] == 1:
+                with contextlib.suppress(OSError):
+                    os.unlink(Path(run_dir) / LOCK)
+            raise
     finally:
         lock.release()
