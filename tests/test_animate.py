@@ -45,7 +45,7 @@ def make_run(
             lines.append(json.dumps(entry))
     (run / "history.jsonl").write_text("\n".join(lines) + "\n")
     (run / "genome.json").write_text(g.to_json())
-    result = {"seed": seed, "preset": "default", "status": "done", "best": best, "best_prob": 0.9,
+    result = {"seed": seed, "preset": "default", "status": "done", "best": best, "min_prob": 0.9,
               "portrait": True, "generations": 5 * k, "evaluations": 50 * k, "elapsed_s": 0.25 * k}
     (run / "result.json").write_text(json.dumps(result))
     return run

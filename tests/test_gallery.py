@@ -62,7 +62,7 @@ def make_run(
         lines = [{"generation": 10 * i, "evaluations": 400 * i, "best": b, "mean": b - 0.5, "elapsed_s": 0.5 * i,
                   "portrait": b > 1.0, "note": HOSTILE} for i, b in enumerate(log)]
         (run / "log.jsonl").write_text("".join(json.dumps(d) + "\n" for d in lines))
-    result = {"seed": seed, "preset": preset, "status": status, "best": best, "best_prob": 0.875,
+    result = {"seed": seed, "preset": preset, "status": status, "best": best, "min_prob": 0.875,
               "portrait": True, "generations": 120, "evaluations": 4800, "elapsed_s": 95.5}
     (run / "result.json").write_text(json.dumps(result))
     return run
@@ -103,7 +103,7 @@ def test_collect(gallery: Path) -> None:
     assert [r.seed for r in runs] == [3, 7, 11, 20]
     by_seed = {r.seed: r for r in runs}
     assert by_seed[11].finished is False and by_seed[11].status == "interrupted"
-    assert by_seed[3].finished and by_seed[3].best == 1.5 and by_seed[3].best_prob == 0.875
+    assert by_seed[3].finished and by_seed[3].best == 1.5 and by_seed[3].min_prob == 0.875
     assert by_seed[3].gif is not None and by_seed[7].gif is None and by_seed[7].svg is None
     assert by_seed[20].best is None and by_seed[20].png is None
     assert [r.seed for r in by_score(runs)] == [11, 3, 7, 20]

@@ -164,7 +164,7 @@ def _detector():
 
 HISTORY_FIELDS = ["frame", "generation", "evaluations", "best", "elapsed_s", "genome"]
 LOG_FIELDS = ["generation", "evaluations", "best", "mean", "elapsed_s", "portrait", "best_prob"]
-RESULT_FIELDS = ["seed", "status", "stop", "best", "min_prob", "best_prob", "portrait", "generations", "elapsed_s",
+RESULT_FIELDS = ["seed", "status", "stop", "best", "min_prob", "portrait", "generations", "elapsed_s",
                  "verify_s", "contrast", "size"]
 
 
@@ -211,10 +211,8 @@ def test_nan_elapsed_in_history_is_refused_by_gif(tmp_path, monkeypatch):
     assert snapshot(tmp_path) == before
 
 
-def test_old_result_files_read_best_prob_as_min_prob(tmp_path):
-    (tmp_path / RESULT).write_text(json.dumps({"status": "done", "best_prob": 0.75}))
-    assert readers.read_result(tmp_path)["min_prob"] == 0.75
+def test_the_summary_reads_min_prob(tmp_path):
     from polyface.runio.results import read_summary
 
     (tmp_path / RESULT).write_text(json.dumps({"status": "done", "min_prob": 0.5}))
-    assert read_summary(tmp_path).best_prob == 0.5
+    assert read_summary(tmp_path).min_prob == 0.5

@@ -89,7 +89,7 @@ def _card(gallery_dir: Path, run: RunSummary) -> dict:
         "spark": _sparkline(run),
         "rows": [
             ("score", format_score(run.best)),
-            ("probability", format_score(run.best_prob)),
+            ("probability", format_score(run.min_prob)),
             ("generations", "\u2014" if run.generations is None else f"{run.generations:,}"),
             ("time", format_duration(run.elapsed_s)),
             ("preset", run.preset if run.preset is not None else "\u2014"),

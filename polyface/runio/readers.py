@@ -220,14 +220,11 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def read_result(run_dir: str | Path) -> dict[str, Any]:
-    """``run_dir/result.json`` with every known field checked. A file written before the rename
-    of ``best_prob`` to ``min_prob`` reads the same (``min_prob`` is filled in)."""
+    """``run_dir/result.json`` with every known field checked."""
     path = _folder(run_dir) / RESULT
     d = read_json(path, "result file")
     try:
         v.table(d, "result", 256)
-        if "min_prob" not in d and "best_prob" in d:
-            d["min_prob"] = d.pop("best_prob")
         checks = {
             "seed": lambda x, f: v.integer(x, f, 0, 2**63 - 1),
             "preset": lambda x, f: v.text(x, f, 256),

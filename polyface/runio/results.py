@@ -33,7 +33,7 @@ class RunSummary:
     preset: str | None
     status: str | None
     best: float | None
-    best_prob: float | None
+    min_prob: float | None  # the lowest face probability over the final check's sizes
     portrait: bool | None
     generations: int | None
     evaluations: int | None
@@ -103,7 +103,7 @@ def read_summary(run_dir: str | Path) -> RunSummary:
         preset=_text(data.get("preset")),
         status=None if data.get("status") is None else str(data["status"]),  # a RunStatus, as its plain value
         best=_number(data.get("best")),
-        best_prob=_number(data.get("min_prob")),  # the reader fills it in from best_prob in older files
+        min_prob=_number(data.get("min_prob")),
         portrait=portrait if isinstance(portrait, bool) else None,
         generations=_integer(data.get("generations")),
         evaluations=_integer(data.get("evaluations")),
