@@ -44,15 +44,24 @@ class FacePrior:
         b = images.shape[0]
         if b == 0:
             return torch.zeros(0, device=images.device)
-        grey = (images * self.luma.to(images.device)).sum(1, keepdim=True)
+        grey = self.grey(images)
         rois = torch.cat([torch.arange(b, device=images.device, dtype=grey.dtype)[:, None], boxes.to(grey.dtype)], 1)
         crops = roi_align(grey, rois, (SIDE, SIDE), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        corr, norm = self.correlate(crops)
+        valid = (norm > 1e-4) & ((boxes[:, 2] - boxes[:, 0]) >= 2) & ((boxes[:, 3] - boxes[:, 1]) >= 2)
+        return torch.where(valid, corr, torch.zeros_like(corr))
+
+    def grey(self, images: torch.Tensor) -> torch.Tensor:
+        """(B,1,H,W) the luma of images (B,3,H,W)."""
+        return (images * self.luma.to(images.device)).sum(1, keepdim=True)
+
+    def correlate(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) the correlation of grey crops (B,1,SIDE,SIDE) with the mean face, and (B,) each
+        zero-mean crop's norm (near 0: a flat crop, which says nothing)."""
         flat = crops.flatten(1)
         flat = flat - flat.mean(1, keepdim=True)
         norm = flat.norm(dim=1)
-        corr = (flat @ self.mean.to(flat.device)) / norm.clamp(min=1e-6)
-        valid = (norm > 1e-4) & ((boxes[:, 2] - boxes[:, 0]) >= 2) & ((boxes[:, 3] - boxes[:, 1]) >= 2)
-        return torch.where(valid, corr, torch.zeros_like(corr))
+        return (flat @ self.mean.to(flat.device)) / norm.clamp(min=1e-6), norm
 
 
 def face_tones(centres: np.ndarray, margin: float = 0.12, contrast: float = 6.0) -> np.ndarray:
