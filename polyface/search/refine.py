@@ -49,7 +49,8 @@ PRIOR_SCALE = 0.1  # the prior's correlation above its gate is squashed by sigmo
 @dataclass(frozen=True)
 class RefineSettings:
     """``steps`` Adam steps at ``lr_vertices`` (canvas units) and ``lr_colours``; ``views``
-    random views a step (the first as rendered) of a ``size`` px soft render at ``sharpness``;
+    random views a step (the first as rendered; robust scoring's shifts, scales, turns and blur,
+    ``search.augment``, without its colour jitter) of a ``size`` px soft render at ``sharpness``;
     ``softness`` the temperature of the soft minimum over members."""
 
     steps: int = 8
@@ -59,10 +60,6 @@ class RefineSettings:
     size: int = 64
     sharpness: float = 6.0
     softness: float = 0.05
-    shift: float = 0.03
-    scale: float = 0.08
-    rotate: float = 4.0
-    blur: float = 0.6
 
 
 class Surrogate:
@@ -117,12 +114,10 @@ class Surrogate:
     def correlation(self, images: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
         """(B,) the prior's correlation with the mean face in integer boxes ``box`` (B,4), with
         its crop area-resized (the prior's own ``roi_align`` passes no gradient)."""
-        p, b = self.prior, images.shape[0]
-        grey = (images * p.luma.to(images.device)).sum(1, keepdim=True)
+        b = images.shape[0]
+        grey = self.prior.grey(images)
         crop = crop_resize(grey, torch.arange(b, device=images.device), box[:, 1], box[:, 3], box[:, 0], box[:, 2], SIDE)
-        flat = crop.flatten(1)
-        flat = flat - flat.mean(1, keepdim=True)
-        return (flat @ p.mean.to(flat.device)) / flat.norm(dim=1).clamp(min=1e-6)
+        return self.prior.correlate(crop)[0]
 
     def squash(self, signals: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each member's signal in (0, 1)."""
@@ -147,10 +142,7 @@ class Refiner:
         self.settings = settings
         self.seed = int(seed)
         self.surrogate = Surrogate(judge, settings.softness)
-        self.views = AugmentSettings(
-            copies=settings.views, shift=settings.shift, scale=settings.scale, rotate=settings.rotate,
-            blur=settings.blur, colour=0.0,
-        )
+        self.views = AugmentSettings(copies=settings.views, colour=0.0)  # robust scoring's views, no colour jitter
 
     def _generator(self, key: int) -> torch.Generator:
         state = np.random.SeedSequence([self.seed, int(key)]).generate_state(2, np.uint32)
