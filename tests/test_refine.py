@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from polyface.config import Config
 from polyface.genome_io import load_genome
 from polyface.judge.judge import judge_for
 from polyface.preset import load_preset
@@ -20,10 +21,16 @@ from polyface.search.strategies import PopulationStrategy
 DATA = "tests/data"
 
 
+# MTCNN alone judging 60 random grey pentagons on near-black: a judge whose first
+# population is far below a face.
+MONO = Config(polygons=60, vertices=5, colour="grey", background="#101010")
+
+
 @pytest.fixture(scope="module")
 def mono():
-    """The mono preset (MTCNN alone) at seed 3: its problem and first population, scored."""
-    problem, strategy = build(load_preset("mono").replace(seed=3))
+    """60 random grey pentagons judged by MTCNN alone at seed 3: the problem and its first
+    population, scored."""
+    problem, strategy = build(MONO.replace(seed=3))
     genomes = strategy.ask()
     return problem, genomes, problem.score_batch(genomes, None).scores
 
@@ -77,7 +84,7 @@ def test_refinement_is_determined_by_seed_and_key(mono):
 
 
 def _small(refine: int):
-    cfg = load_preset("mono").replace(seed=11, population=4, elites=2, refine=refine, refine_top=1)
+    cfg = MONO.replace(seed=11, population=4, elites=2, refine=refine, refine_top=1)
     return build(cfg)
 
 
