@@ -4,7 +4,7 @@
     python benchmarks/bench_cli.py --base <git revision> --polish 60 --max-generations 100
 
 Each run is the command a user types, in a fresh process: ``python -m polyface.cli evolve
---seed S --polish 0 --contrast 1 --time-limit 60 --profile`` by default, the default preset
+--seed S --polish 0 --contrast 1 --time-limit 60 --set profile=true`` by default, the default preset
 stopped at its first portrait verified from 64 to 1024 px, without the polishing and contrast
 stretch that come after it: the time a user waits for a portrait. The wall time counts
 everything: Python's start, imports, the detectors' start, the search, the final check and the
@@ -45,7 +45,7 @@ def run_cli(code_root: Path, seed: int, out: Path, cache: Path, args) -> dict:
     """One ``polyface evolve`` in a fresh process, run from ``code_root``'s sources."""
     env = dict(os.environ, PYTHONPATH=str(code_root), POLYFACE_CACHE_DIR=str(cache))
     cmd = [sys.executable, "-m", "polyface.cli", "evolve", "--seed", str(seed), "--polish", str(args.polish),
-           "--contrast", "1", "--time-limit", str(args.time_limit), "--profile", "--quiet", "--out", str(out)]  # fmt: skip
+           "--contrast", "1", "--time-limit", str(args.time_limit), "--set", "profile=true", "--quiet", "--out", str(out)]  # fmt: skip
     if args.max_generations:
         cmd += ["--max-generations", str(args.max_generations)]
     t0 = time.perf_counter()

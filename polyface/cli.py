@@ -46,9 +46,12 @@ def _flag_overrides(**flags) -> list[tuple[str, object]]:
 
 
 def _settings(ctx, param, values: tuple[str, ...]) -> list[tuple[str, object]]:
-    """``--set KEY=VALUE`` -> (key, value): the value read as a TOML value, as a preset file
-    would hold it, else taken as the bare text (``--set init=random``)."""
+    """``--set KEY=VALUE`` -> (key, value): KEY a setting's key, bare or under its table
+    (``--set judge.prior=0.4``), the value read as a TOML value, as a preset file would hold it,
+    else taken as the bare text (``--set init=random``)."""
     import tomllib
+
+    from polyface.config import ConfigError, flatten
 
     out = []
     for item in values:
@@ -65,7 +68,14 @@ def _settings(ctx, param, values: tuple[str, ...]) -> list[tuple[str, object]]:
             parsed = tomllib.loads(f"v = {text}")
         except tomllib.TOMLDecodeError:
             parsed = {}
-        out.append((key.strip(), parsed["v"] if parsed.keys() == {"v"} else text.strip()))
+        value = parsed["v"] if parsed.keys() == {"v"} else text.strip()
+        table, dot, name = key.strip().rpartition(".")
+        if dot:  # a key under its table: it must be that table's
+            try:
+                flatten({table: {name: value}}, "option --set")
+            except ConfigError as e:
+                raise UserError(str(e)) from None
+        out.append((name, value))
     return out
 
 
@@ -99,13 +109,12 @@ def _page_options(live_help: str | None = None):
 @click.option("--preset", default="default", show_default=True, help="Built-in preset name or a .toml file.")
 @click.option(
     "--set", "settings", multiple=True, metavar="KEY=VALUE", callback=_settings,
-    help="Any setting by its key in a preset file, the value as TOML (a bare word is text): --set polish=50, "
-    "--set 'search_sizes=[96,128]', --set init=random. Repeatable; applied over the preset, and the other options over it.",
+    help="Any setting by its key in a preset file, bare or under its table, the value as TOML (a bare word is "
+    "text): --set polish=50, --set judge.prior=0.4, --set 'search_sizes=[96,128]', --set init=random. Repeatable; applied over the preset, and the other options over it.",
 )
 @click.option("--seed", type=_field("seed"), help="Random seed (drawn and recorded when not given).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default outputs/<stamp>-<preset>-s<seed>).")
 @click.option("--size", type=_field("size"), help="Output size of best.png/best.svg in px.")
-@click.option("--work-size", type=_field("work_size"), help="Working (search) canvas size in px.")
 @click.option("--polygons", type=_field("polygons"), help="Number of polygons to start with.")
 @click.option("--vertices", type=_field("vertices"), help="Vertices per polygon.")
 @click.option("--colour", "--color", "colour", type=_field("colour"), help="Colour mode.")
@@ -115,9 +124,6 @@ def _page_options(live_help: str | None = None):
 @click.option(
     "--palette", help="Colours to paint with: '#1e1e1e,#e0c097,...' or a name (skin, duotone, grey2012, greys)."
 )
-@click.option("--strategy", type=_field("strategy"), help="Search strategy.")
-@click.option("--population", type=_field("population"), help="Children per generation.")
-@click.option("--target", type=_field("target"), help="Face probability the portrait must reach at every size.")
 @click.option(
     "--polish", type=_field("polish"),
     help="Generations to go on after the first verified portrait, keeping the last one verified (0: stop at the first).",
@@ -130,14 +136,8 @@ def _page_options(live_help: str | None = None):
     help="Stop the search after this many seconds; the final check at every size comes on top (verify_s in result.json).",
 )
 @click.option("--device", type=_field("device"), help="Where to score.")
-@click.option("--threads", type=_field("threads"), help="CPU threads (0: all cores); on the CPU each scores a share of every batch.")
-@click.option("--frame-size", type=_field("frame_size"), help="Size of the frames written on each improvement.")
 @click.option("--gif/--no-gif", default=None, help="Write evolution.gif into the run folder at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress; print only the run folder.")
-@click.option(
-    "--profile/--no-profile", default=None,
-    help="Time each part of the run; write profile.json into the run folder and print the table.",
-)
 @click.option(
     "--resume", "resume_dir", type=click.Path(path_type=Path),
     help="Continue the interrupted run in this folder (other flags but the stop rules are ignored).",

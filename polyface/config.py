@@ -1,5 +1,9 @@
 """Run settings: one frozen dataclass, layered from defaults, a preset (TOML) and overrides.
 
+A preset file is the settings tree: ``description`` and ``seed`` at its top, every other
+setting in the table of its section (``SECTIONS``: picture, judge, search, finish, output,
+machine). In Python the settings are one flat ``Config``: each key is one setting in one section.
+
 Every field has a type and an allowed range; a bad value raises ``ConfigError`` with a
 one-line message naming the source file, the key and what is allowed. Preset files are found
 and read by ``polyface.preset``; the ranges of sizes and counts live in ``polyface.limits``.
@@ -168,6 +172,70 @@ FIELDS: dict[str, Spec] = {
     "profile": Spec(bool),
 }
 
+# The settings tree: a preset file holds ``preset``, ``description``, ``seed`` (and ``extends``)
+# at its top and every other setting in the table of its section. In Python the settings stay
+# one flat Config: each key names one setting, in one section.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    # what is drawn: the shapes, their colours, where they may go, how a run starts
+    "picture": ("polygons", "max_polygons", "vertices", "colour", "grey_values", "palette", "background",
+                "symmetric", "alpha_min", "alpha_max", "radius", "oval", "init"),
+    # what a portrait is, and how the judge reads a picture: members, rule, views, sizes
+    "judge": ("blazeface", "haar", "prior", "min_box", "face_margin", "target", "landmarks", "work_size",
+              "search_sizes", "verify_sizes", "search_thresholds", "augment", "augment_shift", "augment_scale",
+              "augment_rotate", "augment_blur", "augment_colour"),
+    # how the search looks for one, and when it stops
+    "search": ("strategy", "population", "elites", "starts", "refine", "refine_top", "max_generations",
+               "stagnation", "time_limit"),
+    # what happens after the first portrait
+    "finish": ("polish", "contrast"),
+    # what a run writes
+    "output": ("size", "frame_size", "frame_every", "log_every", "checkpoint_every", "gif"),
+    # where and how it runs
+    "machine": ("device", "threads", "profile"),
+}
+TOP = ("preset", "description", "seed")  # the keys at a preset file's top, outside any table
+SECTION_OF = {key: name for name, keys in SECTIONS.items() for key in keys}
+
+
+def flatten(data: dict[str, Any], source: str = "", top: tuple[str, ...] = TOP) -> dict[str, Any]:
+    """A settings tree as read from TOML (``TOP`` keys, then one table per section) -> flat
+    settings, not yet validated; a key in the wrong place is refused in one line that names it
+    and the table it belongs in. ``top`` may allow more keys at the top (``extends``)."""
+    where = f"{source}: " if source else ""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in top:
+            flat[key] = value
+        elif key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}[{key}] must be a table of settings ({', '.join(SECTIONS[key])}), got {value!r}")
+            for sub, v in value.items():
+                home = SECTION_OF.get(sub)
+                if home is None:
+                    known = ", ".join(SECTIONS[key])
+                    raise ConfigError(f"{where}unknown key {sub!r} in [{key}] (known keys there: {known})")
+                if home != key:
+                    raise ConfigError(f"{where}key {sub!r} belongs in the [{home}] table, not in [{key}]")
+                flat[sub] = v
+        elif key in SECTION_OF:
+            raise ConfigError(f"{where}key {key!r} belongs in the [{SECTION_OF[key]}] table (write it under a line [{SECTION_OF[key]}])")
+        else:
+            allowed = ", ".join([*top, *(f"[{s}]" for s in SECTIONS)])
+            raise ConfigError(f"{where}unknown key {key!r} at the top (allowed there: {allowed})")
+    return flat
+
+
+def nest(values: dict[str, Any]) -> dict[str, Any]:
+    """Flat settings -> the settings tree (``TOP`` keys first, then one table per section, in
+    ``SECTIONS`` order; keys that are neither stay at the top, e.g. a run's provenance)."""
+    out = {k: v for k, v in values.items() if k not in SECTION_OF}
+    for name, keys in SECTIONS.items():
+        table = {k: values[k] for k in keys if k in values}
+        if table:
+            out[name] = table
+    return out
+
+
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -271,6 +339,6 @@ def apply(cfg: Config, values: dict[str, Any], source: str = "") -> Config:
 
 
 def to_toml(values: dict[str, Any]) -> str:
-    """A flat dict of settings as TOML text (any string, control characters included, is
-    written so that it reads back the same)."""
-    return tomli_w.dumps(values)
+    """Flat settings as the settings tree's TOML text (any string, control characters included,
+    is written so that it reads back the same)."""
+    return tomli_w.dumps(nest(values))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from polyface import validate
-from polyface.config import MAX_PRESET_BYTES, PRESET_NAME, PROVENANCE, Config, ConfigError, apply
+from polyface.config import MAX_PRESET_BYTES, PRESET_NAME, PROVENANCE, TOP, Config, ConfigError, apply, flatten
 
 MAX_EXTENDS = 8  # links of ``extends`` one preset may follow
 
@@ -36,8 +36,9 @@ def builtin_presets() -> dict[str, Path]:
 
 
 def read_preset_file(path: Path) -> dict[str, Any]:
-    """Parse a preset TOML file (a regular file of at most ``MAX_PRESET_BYTES``) into a dict of
-    raw values, not yet validated; the provenance keys of a run's config.toml are dropped."""
+    """Parse a preset TOML file (a regular file of at most ``MAX_PRESET_BYTES``, the settings
+    tree: ``config.SECTIONS``) into a flat dict of raw values (and ``extends``), not yet
+    validated; the provenance keys of a run's config.toml are dropped."""
     source = validate.quote(path)
     try:
         raw = validate.read_regular(path, MAX_PRESET_BYTES, "preset file (.toml)")
@@ -59,7 +60,7 @@ def read_preset_file(path: Path) -> dict[str, Any]:
         data.pop(key, None)
     if not data:
         raise ConfigError(f"{source}: empty preset (give at least 'description')")
-    return data
+    return flatten(data, source, (*TOP, "extends"))
 
 
 def resolve_preset(name_or_path: str) -> tuple[str, Path]:

@@ -130,8 +130,8 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
 
 
 def config_record(cfg: Config, device: torch.device) -> str:
-    """config.toml's text: every resolved setting, then versions and device (which a preset
-    loader ignores, so the file is a preset that runs the same again)."""
+    """config.toml's text: every resolved setting as the settings tree, with versions and device
+    at its top (which a preset loader ignores, so the file is a preset that runs the same again)."""
     values = cfg.to_dict()
     values["polyface_version"] = __version__
     values["torch_version"] = torch.__version__

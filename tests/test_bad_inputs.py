@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from polyface.cli import cli
+from polyface.config import SECTION_OF
 
 # ---- building blocks -----------------------------------------------------------------------
 
@@ -117,13 +118,30 @@ GOOD_RUN = {"run/history.jsonl": history_line() + "\n", "run/result.json": "{}"}
 PRESET = "p.toml"
 
 
-def preset_case(id: str, body: str | bytes, *words: str) -> Case:
+def in_tables(body: str) -> str:
+    """A preset body written as settings, one a line, with each setting moved under its table."""
+    top, tables = [], {}
+    for line in body.splitlines():
+        key = line.partition("=")[0].strip()
+        if key in SECTION_OF:
+            tables.setdefault(SECTION_OF[key], []).append(line)
+        else:
+            top.append(line)
+    return "\n".join(top + [f"[{t}]\n" + "\n".join(lines) for t, lines in tables.items()]) + "\n"
+
+
+def preset_case(id: str, body: str | bytes, *words: str, raw: bool = False) -> Case:
+    """A preset file holding ``body``, its settings moved under their tables unless ``raw``."""
+    if isinstance(body, str) and not raw:
+        body = in_tables(body)
     return Case(f"preset-{id}", ["evolve", "--preset", PRESET, "--quiet"], (PRESET, *words), {PRESET: body})
 
 
 PRESET_CASES = [
     preset_case("unknown-key", "bogus = 1\n", "unknown key", "bogus"),
-    preset_case("nested-table", "[search]\npopulation = 3\n", "unknown key", "search"),
+    preset_case("wrong-table", "[search]\nprior = 0.3\n", "prior", "[judge]", raw=True),
+    preset_case("setting-at-top", "population = 3\n", "population", "[search]", raw=True),
+    preset_case("table-not-table", "judge = 3\n", "[judge]", "table", raw=True),
     preset_case("wrong-type-int", 'polygons = "many"\n', "polygons", "0..4096"),
     preset_case("float-for-int", "population = 2.5\n", "population", "1..4096"),
     preset_case("wrong-type-bool", 'symmetric = "yes"\n', "symmetric", "true or false"),
@@ -164,7 +182,7 @@ PRESET_CASES = [
     Case("preset-not-builtin", ["evolve", "--preset", "nosuch"], ("nosuch", "no such built-in preset", "default")),
     Case("preset-empty-name", ["evolve", "--preset", ""], ("no such built-in preset",)),
     Case("gallery-preset-bad", ["gallery", "-n", "1", "--preset", PRESET, "--out", "g"], (PRESET, "vertices", "3..64"),
-         {PRESET: "vertices = 1\n"}),
+         {PRESET: "[picture]\nvertices = 1\n"}),
 ]
 
 
@@ -262,7 +280,7 @@ EVOLVE_CASES = [
     evolve_case("size-zero", ["--size", "0"], "--size", "16..16384"),
     evolve_case("size-over-16384", ["--size", "16385"], "--size", "16..16384"),
     evolve_case("size-not-a-number", ["--size", "big"], "--size", "big"),
-    evolve_case("work-size-small", ["--work-size", "10"], "--work-size", "24..512"),
+    evolve_case("work-size-small", ["--set", "work_size=10"], "--set", "work_size", "24..512"),
     evolve_case("polygons-negative", ["--polygons", "-1"], "--polygons", "0..4096"),
     evolve_case("polygons-over-max", ["--polygons", "500"], "--polygons", "max_polygons (60)"),
     evolve_case("vertices-two", ["--vertices", "2"], "--vertices", "3..64"),
@@ -270,24 +288,26 @@ EVOLVE_CASES = [
     evolve_case("polish-negative", ["--polish", "-3"], "--polish", "0..1000000"),
     evolve_case("contrast-over-four", ["--contrast", "5"], "--contrast", "1..4"),
     evolve_case("contrast-nan", ["--contrast", "nan"], "--contrast", "1..4"),
-    evolve_case("population-zero", ["--population", "0"], "--population", "1..4096"),
-    evolve_case("population-below-elites", ["--population", "2"], "--population", "elites", "population (2)"),
+    evolve_case("population-zero", ["--set", "population=0"], "--set", "population", "1..4096"),
+    evolve_case("population-below-elites", ["--set", "population=2"], "--set", "elites", "population (2)"),
     evolve_case("time-limit-negative", ["--time-limit", "-1"], "--time-limit", "0..10000000"),
     evolve_case("time-limit-nan", ["--time-limit", "nan"], "--time-limit", "0..10000000"),
-    evolve_case("target-over-one", ["--target", "1.5"], "--target", "0..1"),
+    evolve_case("target-over-one", ["--set", "target=1.5"], "--set", "target", "0..1"),
     evolve_case("max-generations-zero", ["--max-generations", "0"], "--max-generations", "1..1000000000"),
     evolve_case("seed-negative", ["--seed", "-1"], "--seed", "0..9223372036854775807"),
-    evolve_case("threads-negative", ["--threads", "-1"], "--threads", "0..256"),
-    evolve_case("frame-size-small", ["--frame-size", "8"], "--frame-size", "16..4096"),
+    evolve_case("threads-negative", ["--set", "threads=-1"], "--set", "threads", "0..256"),
+    evolve_case("frame-size-small", ["--set", "frame_size=8"], "--set", "frame_size", "16..4096"),
     evolve_case("device-unknown", ["--device", "tpu"], "--device", "auto, cpu, cuda"),
     evolve_case("device-cuda-missing", ["--device", "cuda"], "cuda", "no CUDA GPU",
                 marks=(pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present"),)),
     evolve_case("colour-unknown", ["--colour", "purple"], "--colour", "rgba, grey"),
-    evolve_case("strategy-unknown", ["--strategy", "annealing"], "--strategy", "population, hillclimb"),
+    evolve_case("strategy-unknown", ["--set", "strategy=annealing"], "--set", "strategy", "population, hillclimb"),
     evolve_case("init-unknown", ["--init", "template"], "--init", "random, face, layout"),
     evolve_case("out-is-a-file", ["--out", "taken.txt"], "taken.txt", "not a folder", files={"taken.txt": "x"}),
     evolve_case("out-under-a-file", ["--out", "taken.txt/run"], "taken.txt", "not a folder", files={"taken.txt": "x"}),
     evolve_case("unknown-option", ["--colours", "grey"], "--colours"),
+    evolve_case("set-wrong-table", ["--set", "search.prior=0.4"], "--set", "prior", "[judge]"),
+    evolve_case("set-unknown-table", ["--set", "look.size=64"], "--set", "look"),
 ]
 
 RENDER_CASES = [

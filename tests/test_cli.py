@@ -15,8 +15,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from polyface.cli import cli
+from polyface.config import PROVENANCE, TOP, flatten
 
-TINY = ["--work-size", "48", "--polygons", "10", "--population", "6", "--size", "96", "--frame-size", "48"]
+TINY = ["--set", "work_size=48", "--polygons", "10", "--set", "population=6", "--size", "96", "--set", "frame_size=48"]
 RUN_FILES = ("genome.json", "best.png", "best.svg", "log.jsonl", "result.json", "config.toml")
 
 
@@ -102,7 +103,7 @@ def test_evolve_set_sets_any_setting_as_a_preset_file_would(tmp_path: Path) -> N
     sets = ["polish=3", "contrast=1", "search_sizes=[]", "init=random", "background=#000000",
             'description="from --set"', "polygons=40", "max_polygons=12", "polygons=12"]
     evolve_tiny(out, "--quiet", *[a for s in sets for a in ("--set", s)])
-    cfg = tomllib.loads((out / "config.toml").read_text())
+    cfg = flatten(tomllib.loads((out / "config.toml").read_text()), top=tuple(PROVENANCE) + TOP)  # the settings tree
     assert (cfg["polish"], cfg["contrast"], cfg["search_sizes"], cfg["init"]) == (3, 1.0, [], "random")
     assert (cfg["background"], cfg["description"], cfg["max_polygons"]) == ("#000000", "from --set", 12)
     assert cfg["polygons"] == 10  # --polygons 10 (in TINY) over --set polygons=12
@@ -283,13 +284,17 @@ def test_video_command(run_dir: Path, tmp_path: Path) -> None:
 # ---- gallery -------------------------------------------------------------------------------
 
 SMALL_PRESET = """description = "tiny, for tests"
+[picture]
 polygons = 10
-population = 6
-elites = 2
+[judge]
 work_size = 48
 search_sizes = []
 verify_sizes = [64]
+[search]
+population = 6
+elites = 2
 max_generations = 4
+[output]
 frame_size = 48
 """
 
@@ -352,3 +357,14 @@ def test_gif_of_one_frame(run_dir: Path, tmp_path: Path) -> None:
     assert result.stdout.startswith(f"{out}  (1 frames")
     with Image.open(out) as im:
         assert getattr(im, "n_frames", 1) == 1
+
+
+def test_evolve_set_takes_a_key_under_its_table(tmp_path: Path) -> None:
+    """--set judge.prior=0.4 is --set prior=0.4; config.toml holds it in its [judge] table."""
+    import tomllib
+
+    out = tmp_path / "tabled"
+    evolve_tiny(out, "--quiet", "--set", "judge.prior=0.4", "--set", "finish.polish=0")
+    tree = tomllib.loads((out / "config.toml").read_text())
+    assert tree["judge"]["prior"] == 0.4 and tree["finish"]["polish"] == 0
+    assert "prior" not in tree  # every setting sits in its table

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyface.config import FIELDS, PRESET_NAME, Config, ConfigError, Spec, apply, to_toml
+from polyface.config import FIELDS, PRESET_NAME, Config, ConfigError, Spec, apply, flatten, to_toml
 from polyface.preset import describe_presets, load_preset
 
 
@@ -17,7 +17,7 @@ def test_builtin_presets_load_and_describe_themselves():
 
 def test_user_preset_file_layers_over_defaults(tmp_path):
     f = tmp_path / "mine.toml"
-    f.write_text('description = "x"\npolygons = 12\nsymmetric = true\n')
+    f.write_text('description = "x"\n[picture]\npolygons = 12\nsymmetric = true\n')
     cfg = load_preset(str(f))
     assert cfg.preset == "mine" and cfg.polygons == 12 and cfg.symmetric and cfg.vertices == Config().vertices
 
@@ -25,18 +25,22 @@ def test_user_preset_file_layers_over_defaults(tmp_path):
 @pytest.mark.parametrize(
     "body, needle",
     [
-        ("polygonz = 3", "unknown key 'polygonz'"),
-        ("ensemble = 0.5", "unknown key 'ensemble'"),  # no old name is mapped onto a setting
-        ("polygons = -1", "'polygons' must be an integer in 0..4096"),
-        ("polygons = 2.5", "'polygons' must be an integer"),
-        ('colour = "cmyk"', "'colour' must be one of rgba, grey"),
-        ("target = 1.5", "'target' must be a number in 0..1"),
-        ("symmetric = 1", "'symmetric' must be true or false"),
-        ('background = "red"', "'background' must be a colour #rrggbb"),
-        ("search_sizes = [64, 9999]", "'search_sizes' must be a list"),
-        ("search_thresholds = [0.5, 0.5]", "'search_thresholds' must be a list of 3"),
-        ("alpha_min = 0.9\nalpha_max = 0.1", "'alpha_min' must be at most"),
-        ("polygons = [", "not valid TOML"),
+        ("[picture]\npolygonz = 3", "unknown key 'polygonz' in [picture]"),
+        ("polygons = 3", "key 'polygons' belongs in the [picture] table"),
+        ("[search]\nprior = 0.3", "key 'prior' belongs in the [judge] table, not in [search]"),
+        ("[looks]\nsize = 64", "unknown key 'looks' at the top"),
+        ("picture = 3", "[picture] must be a table"),
+        ("[judge]\nensemble = 0.5", "unknown key 'ensemble'"),  # no old name is mapped onto a setting
+        ("[picture]\npolygons = -1", "'polygons' must be an integer in 0..4096"),
+        ("[picture]\npolygons = 2.5", "'polygons' must be an integer"),
+        ('[picture]\ncolour = "cmyk"', "'colour' must be one of rgba, grey"),
+        ("[judge]\ntarget = 1.5", "'target' must be a number in 0..1"),
+        ("[picture]\nsymmetric = 1", "'symmetric' must be true or false"),
+        ('[picture]\nbackground = "red"', "'background' must be a colour #rrggbb"),
+        ("[judge]\nsearch_sizes = [64, 9999]", "'search_sizes' must be a list"),
+        ("[judge]\nsearch_thresholds = [0.5, 0.5]", "'search_thresholds' must be a list of 3"),
+        ("[picture]\nalpha_min = 0.9\nalpha_max = 0.1", "'alpha_min' must be at most"),
+        ("[picture]\npolygons = [", "not valid TOML"),
         ("", "empty preset"),
     ],
 )
@@ -119,5 +123,5 @@ def test_config_toml_round_trip(values):
     import tomllib
 
     cfg = apply(Config(), values, "generated")
-    back = apply(Config(), tomllib.loads(to_toml(cfg.to_dict())), "round-trip")
+    back = apply(Config(), flatten(tomllib.loads(to_toml(cfg.to_dict()))), "round-trip")
     assert back == cfg

@@ -267,7 +267,7 @@ def test_a_ctrl_c_a_library_raises_again_as_its_own_error_exits_130_quietly():
 @pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 3.0, 5.0])
 def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path, delay):
     cmd = [sys.executable, "-m", "polyface", "evolve", "--quiet", "--seed", "1", "--max-generations", "2000",
-           "--work-size", "48", "--out", str(tmp_path / "run")]
+           "--set", "work_size=48", "--out", str(tmp_path / "run")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)

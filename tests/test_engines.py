@@ -16,13 +16,17 @@ import pytest
 from polyface.engines.transfer import FolderSync, TransferError, apply, check_name, read_folder
 
 LONG_PRESET = """description = "runs until killed"
+[picture]
 polygons = 10
-population = 6
-elites = 2
+[judge]
 work_size = 48
 search_sizes = []
 verify_sizes = [64]
+[search]
+population = 6
+elites = 2
 max_generations = 1000000
+[output]
 frame_size = 48
 """
 

@@ -21,18 +21,23 @@ from polyface.runio.readers import read_checkpoint
 
 PRESET = """
 description = "tiny run for the kill test"
+[picture]
+polygons = 12
+[judge]
 work_size = 48
 search_sizes = []
 verify_sizes = [48]
-polygons = 12
+target = 1.0
+[search]
 population = 6
 elites = 2
+max_generations = 150
+[output]
 size = 96
 frame_size = 48
-max_generations = 150
 checkpoint_every = 0.05
+[machine]
 threads = 1
-target = 1.0
 """
 
 

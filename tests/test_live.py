@@ -336,8 +336,8 @@ def only_local(requests: list[str], url: str) -> list[str]:
 @needs_chromium
 def test_browser_watches_a_live_run(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    args = ["evolve", "--live", "--port", "0", "--seed", "3", "--time-limit", "15", "--work-size", "48",
-            "--polygons", "10", "--population", "6", "--size", "96", "--frame-size", "48", "-q", "--out", str(out)]
+    args = ["evolve", "--live", "--port", "0", "--seed", "3", "--time-limit", "15", "--set", "work_size=48",
+            "--polygons", "10", "--set", "population=6", "--size", "96", "--set", "frame_size=48", "-q", "--out", str(out)]
     proc, url = cli_process(args)
     chrome = Chrome(tmp_path)
     try:
@@ -375,8 +375,8 @@ def test_browser_watches_a_live_run(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_with_the_page_open_still_saves_the_best(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    args = ["evolve", "--live", "--seed", "4", "--time-limit", "120", "--work-size", "48", "--polygons", "10",
-            "--population", "6", "--size", "96", "--frame-size", "48", "-q", "--out", str(out)]
+    args = ["evolve", "--live", "--seed", "4", "--time-limit", "120", "--set", "work_size=48", "--polygons", "10",
+            "--set", "population=6", "--size", "96", "--set", "frame_size=48", "-q", "--out", str(out)]
     proc, url = cli_process(args)
     for _ in range(600):
         with urllib.request.urlopen(url + "api/state", timeout=30) as r:

@@ -137,11 +137,11 @@ def test_png_and_svg_reproduce_the_palette(tmp_path: Path) -> None:
 
 def test_config_key_from_preset_file_and_cross_check(tmp_path: Path) -> None:
     preset = tmp_path / "mine.toml"
-    preset.write_text('description = "mine"\npalette = ["#102030", "#A0B0C0"]\n')
+    preset.write_text('description = "mine"\n[picture]\npalette = ["#102030", "#A0B0C0"]\n')
     assert load_preset(str(preset)).palette == ("#102030", "#a0b0c0")
-    preset.write_text('description = "mine"\npalette = "grey2012"\ncolour = "grey"\n')
+    preset.write_text('description = "mine"\n[picture]\npalette = "grey2012"\ncolour = "grey"\n')
     assert load_preset(str(preset)).palette == ("#000000", "#ffffff")
-    preset.write_text('description = "mine"\npalette = []\n')
+    preset.write_text('description = "mine"\n[picture]\npalette = []\n')
     with pytest.raises(ConfigError, match=r"mine.toml: palette is empty"):
         load_preset(str(preset))
     with pytest.raises(ConfigError, match="only greys"):
@@ -168,8 +168,8 @@ def test_cli_refuses_bad_palettes_in_one_line(value, message, tmp_path: Path) ->
 @pytest.mark.slow
 def test_evolve_with_a_palette_writes_a_palette_genome(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    args = ["evolve", "--seed", "4", "--palette", "skin", "--colour", "rgba", "--max-generations", "4", "--work-size", "48",
-            "--polygons", "10", "--population", "6", "--size", "64", "--frame-size", "48", "-q", "--out", str(out)]
+    args = ["evolve", "--seed", "4", "--palette", "skin", "--colour", "rgba", "--max-generations", "4", "--set", "work_size=48",
+            "--polygons", "10", "--set", "population=6", "--size", "64", "--set", "frame_size=48", "-q", "--out", str(out)]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.stderr
     doc = json.loads((out / "genome.json").read_text())
@@ -178,7 +178,7 @@ def test_evolve_with_a_palette_writes_a_palette_genome(tmp_path: Path) -> None:
     assert np.array_equal(g.colours[:, :3], SKIN[g.index])
     import tomllib
 
-    assert tomllib.loads((out / "config.toml").read_text())["palette"] == list(BUILTIN["skin"])
+    assert tomllib.loads((out / "config.toml").read_text())["picture"]["palette"] == list(BUILTIN["skin"])
 
 
 def test_palette_genome_errors_name_its_own_fields():

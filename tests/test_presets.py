@@ -39,10 +39,10 @@ def _error(name_or_path) -> str:
 
 
 def test_extends_layers_over_the_parents_resolved_settings(builtins, tmp_path: Path) -> None:
-    builtins("base", 'description = "base"\npolygons = 10\nvertices = 4\nhaar = true\n')
-    builtins("mid", 'description = "mid"\nextends = "base"\nvertices = 7\noval = 0.5\n')
+    builtins("base", 'description = "base"\n[picture]\npolygons = 10\nvertices = 4\n[judge]\nhaar = true\n')
+    builtins("mid", 'description = "mid"\nextends = "base"\n[picture]\nvertices = 7\noval = 0.5\n')
     mine = tmp_path / "mine.toml"
-    mine.write_text('extends = "mid"\npolygons = 12\n')
+    mine.write_text('extends = "mid"\n[picture]\npolygons = 12\n')
     cfg = load_preset(str(mine))
     assert (cfg.polygons, cfg.vertices, cfg.oval, cfg.haar) == (12, 7, 0.5, True)
     assert cfg.colour == Config().colour  # what no preset of the chain sets keeps its default
@@ -51,19 +51,19 @@ def test_extends_layers_over_the_parents_resolved_settings(builtins, tmp_path: P
 
 
 def test_description_is_the_files_own_else_its_parents(builtins, tmp_path: Path) -> None:
-    builtins("base", 'description = "soft grey masks"\npolygons = 10\n')
+    builtins("base", 'description = "soft grey masks"\n[picture]\npolygons = 10\n')
     own = tmp_path / "own.toml"
-    own.write_text('extends = "base"\ndescription = "in colour"\ncolour = "rgba"\n')
+    own.write_text('extends = "base"\ndescription = "in colour"\n[picture]\ncolour = "rgba"\n')
     assert load_preset(str(own)).description == "in colour"
     tweak = tmp_path / "tweak.toml"
-    tweak.write_text('extends = "base"\ntime_limit = 60\n')
+    tweak.write_text('extends = "base"\n[search]\ntime_limit = 60\n')
     assert load_preset(str(tweak)).description == "soft grey masks"
 
 
 def test_cross_field_rules_hold_on_the_layered_settings(builtins, tmp_path: Path) -> None:
-    builtins("base", 'description = "b"\npolygons = 10\nmax_polygons = 20\n')
+    builtins("base", 'description = "b"\n[picture]\npolygons = 10\nmax_polygons = 20\n')
     mine = tmp_path / "mine.toml"
-    mine.write_text('extends = "base"\npolygons = 30\n')
+    mine.write_text('extends = "base"\n[picture]\npolygons = 30\n')
     msg = _error(mine)
     assert msg.startswith(f"{mine}: ") and "'polygons' must be at most max_polygons (20)" in msg
 
@@ -93,8 +93,8 @@ def test_a_loop_of_extends_is_one_line(builtins) -> None:
 
 def test_extends_goes_at_most_MAX_EXTENDS_deep(builtins) -> None:
     n = MAX_EXTENDS + 1  # p0 extends p1 ... extends p9: nine links
-    paths = [builtins(f"p{i}", f'description = "{i}"\nextends = "p{i + 1}"\npolygons = {i}\n') for i in range(n)]
-    builtins(f"p{n}", 'description = "root"\nvertices = 9\n')
+    paths = [builtins(f"p{i}", f'description = "{i}"\nextends = "p{i + 1}"\n[picture]\npolygons = {i}\n') for i in range(n)]
+    builtins(f"p{n}", 'description = "root"\n[picture]\nvertices = 9\n')
     cfg = load_preset("p1")  # eight links
     assert (cfg.polygons, cfg.vertices, cfg.preset) == (1, 9, "p1")
     msg = _error("p0")

@@ -52,7 +52,7 @@ def test_a_run_whose_progress_pipe_closes_still_writes_its_portrait(tmp_path):
 
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "polyface", "evolve", "--seed", "31", "--max-generations", "14", "--polish", "0",
-           "--work-size", "48", "--size", "96", "--threads", "1", "--out", str(out)]  # fmt: skip
+           "--set", "work_size=48", "--size", "96", "--set", "threads=1", "--out", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     proc.stderr.readline()  # the first progress line, then the reader goes (as `| head -1` does)
     proc.stderr.close()

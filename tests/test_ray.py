@@ -38,15 +38,19 @@ pytestmark = pytest.mark.ray
 
 SEEDS = (0, 1, 2)
 PRESET = """description = "small gallery for the Ray tests"
+[picture]
 polygons = 10
-population = 6
-elites = 2
+[judge]
 work_size = 48
 search_sizes = []
 verify_sizes = [64]
+[search]
+population = 6
+elites = 2
+max_generations = 120
+[output]
 size = 96
 frame_size = 48
-max_generations = 120
 checkpoint_every = 0.2
 """
 STORE = 80 * 2**20

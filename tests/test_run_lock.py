@@ -59,7 +59,7 @@ def test_out_on_a_folder_another_process_holds_is_refused(tmp_path, holder):
     run = tmp_path / "run"
     holder(run)
     before = snapshot(tmp_path)
-    result = CliRunner().invoke(cli, ["evolve", "--quiet", "--seed", "1", "--work-size", "48",
+    result = CliRunner().invoke(cli, ["evolve", "--quiet", "--seed", "1", "--set", "work_size=48",
                                       "--max-generations", "2", "--out", str(run)])
     assert_one_line_error(result, ("run", "another process"))
     assert snapshot(tmp_path) == before
@@ -83,8 +83,8 @@ def test_the_lock_is_ours_again_once_released(interrupted, tmp_path):
 def test_a_second_evolve_out_before_the_first_checkpoint_is_refused(tmp_path):
     run = tmp_path / "run"
     preset = tmp_path / "no-checkpoints.toml"
-    preset.write_text('description = "no periodic checkpoint"\ncheckpoint_every = 0\n')
-    cmd = [sys.executable, "-m", "polyface", "evolve", "--quiet", "--seed", "1", "--work-size", "48",
+    preset.write_text('description = "no periodic checkpoint"\n[output]\ncheckpoint_every = 0\n')
+    cmd = [sys.executable, "-m", "polyface", "evolve", "--quiet", "--seed", "1", "--set", "work_size=48",
            "--max-generations", "100000", "--preset", str(preset), "--out", str(run)]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

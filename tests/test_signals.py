@@ -14,20 +14,25 @@ import pytest
 
 PRESET = """
 description = "tiny run for the signal test"
+[picture]
+polygons = 12
+[judge]
 work_size = 48
 search_sizes = []
 verify_sizes = [48]
-polygons = 12
-population = 6
-elites = 2
-size = 96
-frame_size = 48
-max_generations = 100000
-checkpoint_every = 0
-threads = 1
 target = 1.0
 blazeface = false
 prior = 0.0
+[search]
+population = 6
+elites = 2
+max_generations = 100000
+[output]
+size = 96
+frame_size = 48
+checkpoint_every = 0
+[machine]
+threads = 1
 """
 
 CODES = [(signal.SIGTERM, 143), (signal.SIGHUP, 129)]
@@ -73,7 +78,7 @@ def test_a_signal_saves_the_best_and_a_checkpoint_like_ctrl_c(tmp_path, sig, cod
 
 
 def test_sigterm_during_start_up_exits_143_quietly(tmp_path):
-    cmd = [sys.executable, "-m", "polyface", "evolve", "--quiet", "--seed", "1", "--work-size", "48",
+    cmd = [sys.executable, "-m", "polyface", "evolve", "--quiet", "--seed", "1", "--set", "work_size=48",
            "--out", str(tmp_path / "run")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)

@@ -72,9 +72,9 @@ def test_cli_profile_flag_prints_the_table_and_writes_profile_json(tmp_path):
     from polyface.cli import cli
 
     out = tmp_path / "run"
-    args = ["evolve", "--work-size", "48", "--size", "64", "--frame-size", "48", "--polygons", "12",
-            "--population", "8", "--threads", "1", "--max-generations", "3", "--seed", "2",
-            "--out", str(out), "--profile"]  # fmt: skip
+    args = ["evolve", "--set", "work_size=48", "--size", "64", "--set", "frame_size=48", "--polygons", "12",
+            "--set", "population=8", "--set", "threads=1", "--max-generations", "3", "--seed", "2",
+            "--out", str(out), "--set", "profile=true"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

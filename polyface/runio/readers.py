@@ -17,7 +17,7 @@ from typing import Any
 
 from polyface import limits
 from polyface import validate as v
-from polyface.config import PROVENANCE
+from polyface.config import PROVENANCE, ConfigError, flatten
 from polyface.runio.layout import APPENDED, CHECKPOINT, CONFIG, FRAMES, HISTORY, LOG, RESULT, WRITTEN, RunFolderError
 from polyface.search.stop import RunStatus, StopReason
 
@@ -255,14 +255,17 @@ def read_result(run_dir: str | Path) -> dict[str, Any]:
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """The settings of ``run_dir/config.toml`` (not yet validated: ``config.apply`` does that),
-    without the provenance record (versions, device) that follows them."""
+    """The flat settings of ``run_dir/config.toml``'s settings tree (not yet validated:
+    ``config.apply`` does that), without the provenance record (versions, device) before them."""
     path = _folder(run_dir) / CONFIG
     try:
         data = tomllib.loads(read_text(path, "config file"))
     except tomllib.TOMLDecodeError as e:
         raise RunFolderError(f"{v.quote(path)}: not valid TOML ({e})") from None
-    return {k: val for k, val in data.items() if k not in PROVENANCE}
+    try:
+        return flatten({k: val for k, val in data.items() if k not in PROVENANCE}, v.quote(path))
+    except ConfigError as e:
+        raise RunFolderError(str(e)) from None
 
 
 # ---- cutting appended files back ---------------------------------------------------------
