@@ -133,7 +133,7 @@ FIELDS: dict[str, Spec] = {
     "init": Spec(str, choices=("random", "face", "layout")),
     "oval": Spec(float, 0.0, 1.0, help="0 (anywhere) or the width share of the oval every shape stays inside"),
     "palette": Spec(tuple, 1, 256, help="a built-in palette's name or a list of #rrggbb colours"),
-    "strategy": Spec(str, choices=("population", "hillclimb")),
+    "strategy": Spec(str, choices=("population", "hillclimb", "pgpe"), help="population: mutate the best few; hillclimb: Pareidoloop's (1+1) annealing; pgpe: move a Gaussian over one genome's parameters (population // 2 sample pairs a generation)"),
     "population": Spec(int, 1, 4096),
     "elites": Spec(int, 1, 4096),
     "starts": Spec(int, 0, 4096, help="starting genomes the population strategy's first generation draws and scores; the best elites go on (0: elites)"),

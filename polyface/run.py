@@ -35,6 +35,7 @@ from polyface.detect.prior import face_tones
 from polyface.detect.lanes import lane_threads
 from polyface.search.problem import PortraitProblem
 from polyface.search.refine import Refiner, RefiningStrategy, settings_for
+from polyface.search.pgpe import PGPEStrategy
 from polyface.search.strategies import HillClimbStrategy, PopulationStrategy
 from polyface.search.timing import OFF, TimedHook, TimedStrategy, Timings
 
@@ -113,6 +114,8 @@ def build(cfg: Config, device: torch.device | None = None, detector: FaceDetecto
     strat_rng = np.random.default_rng(strat_seq)
     if cfg.strategy == "hillclimb":
         strategy = HillClimbStrategy(initial(), strat_rng, ms)
+    elif cfg.strategy == "pgpe":
+        strategy = PGPEStrategy(initial(), strat_rng, ms, pairs=cfg.population // 2)
     else:
         strategy = PopulationStrategy(
             [initial() for _ in range(max(cfg.elites, cfg.starts))],
