@@ -1,21 +1,24 @@
-"""Every style, evolution alone against the Lamarckian hybrid, on the same seeds and wall budget.
+"""Every style, by three searches on the same seeds and wall budget: evolution, the hybrid, PGPE.
 
     python benchmarks/bench_styles.py [--styles default mono ...] [--seeds 301 302 303] [--time 60]
-                                      [--refine 5] [--top 1]
+                                      [--refine 5] [--top 1] [--keep-polish]
 
 A style is a built-in preset; ``random-default`` is the default started from random shapes
-(``init = "random"``). For each style and seed, one run per arm as a user runs it (``evolve``
-of the preset with ``seed`` and ``time_limit``, polishing as the preset says until the time
-limit, and ``refine`` 0 or K), the arms alternating which goes first so that both see the same
-load. Each run's portrait, when verified, is then shown, framed by a border of 30% of its side
-at 128, 256 and 512 px, to two held-out judges the fitness never uses: dlib's HOG detector and
-dlib's MMOD CNN (``pip install 'polyface[judges]'``); it is accepted when both find a face at
-least ``judges.MIN_SIDE`` of the portrait's side at every size.
+(``init = "random"``). The arms: ``evolution``, the population strategy (Pareidoloop keeps its
+hill climb); ``hybrid``, it with ``refine`` gradient steps for the best ``top`` parents each
+generation, on the random starts; ``distribution``, PGPE with ClipUp (``strategy = "pgpe"``),
+wherever the start has shapes. For each style and seed, one run per arm (``evolve`` with
+``seed`` and ``time_limit``, stopping at the first portrait the final check accepts unless
+``--keep-polish``), the arms alternating which goes first so that all see the same load. Each
+verified portrait is shown, framed by a border of 30% of its side at 128, 256 and 512 px, to
+two held-out judges the fitness never uses: dlib's HOG detector and dlib's MMOD CNN
+(``pip install 'polyface[judges]'``); it is accepted when both find a face at least
+``judges.MIN_SIDE`` of the portrait's side at every size.
 
 Per style and arm: seeds verified within the budget, the median seconds to the first verified
 portrait (``Result.portrait_s``; an unverified seed counts as over the budget), the share of
-verified portraits both judges accept, the median polygons, and how many runs' first frame is
-a face to no member of the judge (the issue's "a face appears"). Prints the table, writes benchmarks/results/bench_styles.json,
+verified portraits both judges accept, the median polygons, and how many runs' first frame is a
+face to no member of the judge. Prints the table, writes benchmarks/results/bench_styles.json,
 each portrait as benchmarks/results/bench_styles/<style>-<arm>-s<seed>.png, and one contact
 sheet per arm, styles as rows and seeds as columns, as docs/styles-<arm>.png.
 """
@@ -42,6 +45,8 @@ from polyface.judge.judge import judge_for  # noqa: E402
 from polyface.render.cairo import render_batch, save  # noqa: E402
 
 STYLES = ("default", "colour", "turned", "random-default", "mono", "triangles", "pareidoloop")
+ARMS = ("evolution", "hybrid", "distribution")
+RANDOM_STARTS = ("random-default", "mono", "triangles")  # the hybrid is measured where the start is random
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TILE = 96  # px per portrait on a contact sheet
 WORK = 64  # px at which the first frame is shown to the judge
@@ -66,6 +71,28 @@ class FirstFrame:
         """Whether any member of ``judge`` sees a face in the first frame (at the work size)."""
         readings, _ = judge.votes(render_batch([self.genome], WORK))
         return any(bool(r.det.count[0] > 0) if r.det is not None else bool(r.passes[0]) for r in readings.values())
+
+
+def applies(arm: str, style: str, base) -> bool:
+    """Whether ``arm`` is measured on ``style``: evolution everywhere; the hybrid on the random
+    starts; the distribution strategy wherever the start has shapes to move (not Pareidoloop's
+    empty canvas)."""
+    if arm == "hybrid":
+        return style in RANDOM_STARTS
+    if arm == "distribution":
+        return base.polygons > 0
+    return True
+
+
+def arm_config(base, arm: str, args):
+    """The style's settings for one arm: the population strategy (Pareidoloop keeps its hill
+    climb), it with ``refine`` gradient steps, or PGPE; polishing as the style says, or none."""
+    polish = base.polish if args.keep_polish else 0
+    if arm == "distribution":
+        return base.replace(strategy="pgpe", refine=0, polish=polish)
+    strategy = base.strategy if base.strategy == "hillclimb" else "population"
+    refine = args.refine if arm == "hybrid" else 0
+    return base.replace(strategy=strategy, refine=refine, refine_top=args.top, polish=polish)
 
 
 def sheet(paths: dict[str, list[Path | None]], out: Path) -> None:
@@ -93,20 +120,20 @@ def main() -> None:
     ap.add_argument("--refine", type=int, default=5)
     ap.add_argument("--top", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--keep-polish", action="store_true", help="polish as the style says (default: stop at the first verified portrait)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     judges = make_judges(["hog", "mmod"])
     pictures = RESULTS / "bench_styles"
     pictures.mkdir(parents=True, exist_ok=True)
-    arms = [("evolution", 0), ("hybrid", args.refine)]
-    runs, sheets = [], {arm: {} for arm, _ in arms}
+    arms = ARMS
+    runs, sheets = [], {arm: {} for arm in arms}
     for style in args.styles:
         base = style_config(style)
-        for arm, _ in arms:
-            sheets[arm][style] = []
+        mine = [a for a in arms if applies(a, style, base)]
         for i, seed in enumerate(args.seeds):
-            for arm, k in arms if i % 2 == 0 else arms[::-1]:  # alternate which arm goes first
-                cfg = base.replace(seed=seed, time_limit=args.time, refine=k, refine_top=args.top, threads=args.threads)
+            for arm in mine if i % 2 == 0 else mine[::-1]:  # alternate which arm goes first
+                cfg = arm_config(base, arm, args).replace(seed=seed, time_limit=args.time, threads=args.threads)
                 first = FirstFrame()
                 r = run.evolve(cfg, write=False, hooks=[first])
                 png = pictures / f"{style}-{arm}-s{seed}.png"
@@ -124,13 +151,15 @@ def main() -> None:
                     "held_out": accepted, "polygons": r.genome.n_polygons, "generations": r.generations,
                 })
                 print(table(runs[-1:], list(runs[-1])), flush=True)
-        for arm, _ in arms:
-            mine = sorted((x for x in runs if x["style"] == style and x["arm"] == arm), key=lambda x: x["seed"])
-            sheets[arm][style] = [pictures / f"{style}-{arm}-s{x['seed']}.png" if x["portrait"] else None for x in mine]
+        for arm in mine:
+            done = sorted((x for x in runs if x["style"] == style and x["arm"] == arm), key=lambda x: x["seed"])
+            sheets[arm][style] = [pictures / f"{style}-{arm}-s{x['seed']}.png" if x["portrait"] else None for x in done]
     rows = []
     for style in args.styles:
-        for arm, _ in arms:
+        for arm in arms:
             mine = [x for x in runs if x["style"] == style and x["arm"] == arm]
+            if not mine:
+                continue
             ok = [x for x in mine if x["portrait"]]
             median = statistics.median(x["first_portrait_s"] if x["portrait"] else float("inf") for x in mine)
             rows.append({
@@ -142,8 +171,9 @@ def main() -> None:
                 "first frame no face": f"{sum(not x['first_frame_face'] for x in mine)}/{len(mine)}",
             })
     print(table(rows, list(rows[0])))
-    for arm, _ in arms:
-        sheet(sheets[arm], DOCS / f"styles-{arm}.png")
+    for arm in arms:
+        if sheets[arm]:
+            sheet(sheets[arm], DOCS / f"styles-{arm}.png")
     path = write_json("bench_styles", {"machine": machine(), "args": vars(args), "rows": rows, "runs": runs})
     print(f"wrote {path}")
 
