@@ -25,7 +25,7 @@ bench: setup
 	$(VENV)/bin/python benchmarks/bench_transfer.py --seeds 10 --time-limit 60 --presets default
 	$(VENV)/bin/python benchmarks/bench_gallery.py --seeds 6 --time-limit 15
 	$(VENV)/bin/python benchmarks/bench_soft.py --threads 1 --repeat 5
-	$(VENV)/bin/python benchmarks/bench_refine.py --seeds 1 2 3 --time 60
+	$(VENV)/bin/python benchmarks/bench_styles.py --seeds 301 302 303 --time 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
