@@ -121,12 +121,16 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keep-polish", action="store_true", help="polish as the style says (default: stop at the first verified portrait)")
+    ap.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    ap.add_argument("--tag", default="", help="a name for a partial run: its JSON and sheets go to benchmarks/results/ as bench_styles-TAG")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     judges = make_judges(["hog", "mmod"])
     pictures = RESULTS / "bench_styles"
     pictures.mkdir(parents=True, exist_ok=True)
-    arms = ARMS
+    arms = [a for a in ARMS if a in args.arms]
+    name = f"bench_styles-{args.tag}" if args.tag else "bench_styles"
+    sheets_dir = RESULTS if args.tag else DOCS
     runs, sheets = [], {arm: {} for arm in arms}
     for style in args.styles:
         base = style_config(style)
@@ -173,8 +177,8 @@ def main() -> None:
     print(table(rows, list(rows[0])))
     for arm in arms:
         if sheets[arm]:
-            sheet(sheets[arm], DOCS / f"styles-{arm}.png")
-    path = write_json("bench_styles", {"machine": machine(), "args": vars(args), "rows": rows, "runs": runs})
+            sheet(sheets[arm], sheets_dir / (f"{name}-{arm}.png" if args.tag else f"styles-{arm}.png"))
+    path = write_json(name, {"machine": machine(), "args": vars(args), "rows": rows, "runs": runs})
     print(f"wrote {path}")
 
 
