@@ -327,6 +327,10 @@ def check_config(cfg: Config, source: str = "") -> Config:
 
         if not is_grey(cfg.palette):
             raise ConfigError(f"{where}key 'palette' must hold only greys (#rrggbb with rr = gg = bb) when colour is grey; for colours add --colour rgba (colour = \"rgba\" in a preset)")
+    if cfg.strategy == "pgpe" and cfg.polygons < 1:
+        raise ConfigError(f"{where}key 'polygons' must be at least 1 with strategy pgpe (it moves the shapes it starts with), got {cfg.polygons}")
+    if cfg.strategy == "pgpe" and cfg.population < 2:
+        raise ConfigError(f"{where}key 'population' must be at least 2 with strategy pgpe (pairs of samples), got {cfg.population}")
     if cfg.elites > cfg.population and cfg.strategy == "population":
         raise ConfigError(f"{where}key 'elites' must be at most population ({cfg.population}), got {cfg.elites}")
     return cfg

@@ -301,6 +301,8 @@ EVOLVE_CASES = [
     evolve_case("device-cuda-missing", ["--device", "cuda"], "cuda", "no CUDA GPU",
                 marks=(pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present"),)),
     evolve_case("colour-unknown", ["--colour", "purple"], "--colour", "rgba, grey"),
+    evolve_case("pgpe-without-shapes", ["--preset", "pareidoloop", "--set", "strategy=pgpe"], "polygons", "at least 1", "pgpe"),
+    evolve_case("pgpe-one-sample", ["--set", "strategy=pgpe", "--set", "population=1", "--set", "elites=1"], "population", "at least 2", "pgpe"),
     evolve_case("strategy-unknown", ["--set", "strategy=annealing"], "--set", "strategy", "population, hillclimb"),
     evolve_case("init-unknown", ["--init", "template"], "--init", "random, face, layout"),
     evolve_case("out-is-a-file", ["--out", "taken.txt"], "taken.txt", "not a folder", files={"taken.txt": "x"}),
