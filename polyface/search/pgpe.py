@@ -62,8 +62,7 @@ class PGPEStrategy:
         self.template = initial
         centre = self.encode(initial)
         self.state = PGPEState(centre, np.full_like(centre, STDEV), np.zeros_like(centre), initial)
-        self._eps: np.ndarray | None = None
-        self._pending: list[Genome] = []
+        self._eps: np.ndarray | None = None  # the last ask's noise (None: the first generation)
 
     # ---- genome <-> parameters ---------------------------------------------------------------
 
@@ -102,13 +101,11 @@ class PGPEStrategy:
         st = self.state
         if not math.isfinite(st.best_score):  # first generation: the starting genome alone
             self._eps = None
-            self._pending = [st.best]
-            return self._pending
+            return [st.best]
         eps = self.rng.normal(0.0, 1.0, (self.pairs, st.centre.size)) * st.stdev
         self._eps = eps
         samples = [self.decode(st.centre + e) for e in eps] + [self.decode(st.centre - e) for e in eps]
-        self._pending = [*samples, self.decode(st.centre), st.best]
-        return self._pending
+        return [*samples, self.decode(st.centre), st.best]
 
     def tell(self, genomes: list[Genome], scores: np.ndarray, boxes: np.ndarray | None = None) -> None:
         st = self.state
