@@ -17,9 +17,7 @@ from pathlib import Path
 
 from polyface.config import Config
 from polyface.engines.base import Engine, GalleryJob, SeedOutcome
-from polyface.engines.seed import LOCK, SeedLock, is_done, run_seed, seed_lock  # noqa: F401  (the gallery's names, re-exported)
-
-__all__ = ["GalleryProgress", "SeedOutcome", "is_done", "run_gallery", "run_seed", "seed_lock", "write_pages"]
+from polyface.engines.seed import is_done
 
 
 @dataclass

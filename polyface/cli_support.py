@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from polyface import interrupt
-from polyface.interrupt import EXIT_INTERRUPTED, by_ctrl_c  # noqa: F401  (re-exported: one source of truth)
+from polyface.interrupt import by_ctrl_c
 from polyface.limits import Spec
 
 EXIT_USAGE = 2

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from polyface.batch import is_done, run_seed, write_pages
+from polyface.batch import write_pages
+from polyface.engines.seed import is_done, run_seed
 from polyface.runio.plot import read_log_points, score_svg
 
 from run_fixtures import copy_run, interrupted, small  # noqa: F401  (interrupted: a fixture)

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyface.engines.seed import SeedLock, run_seed, seed_folder
+from polyface.engines.seed import run_seed, seed_folder
+from polyface.runio.run_lock import RunLock
 from polyface.runio.layout import RunFolderError
 from polyface.config import Config
 from polyface.engines import transfer
@@ -105,7 +106,7 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 @dataclass
 class _Seed:
     seed: int
-    lock: SeedLock
+    lock: RunLock
     attempts: int = 0
     node: str = ""
     started: bool = False
@@ -192,7 +193,7 @@ class RayEngine:
                     except RunFolderError as e:
                         yield SeedOutcome(seed, "failed", str(e))
                         continue
-                    lock = SeedLock(seed_dir)
+                    lock = RunLock(seed_dir)
                     if not lock.acquire():
                         yield SeedOutcome(seed, "busy", "another process is running this seed")
                         continue

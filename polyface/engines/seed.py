@@ -13,8 +13,8 @@ from polyface.config import Config
 from polyface.engines.base import SeedOutcome
 from polyface import validate as v
 from polyface.runio import readers
-from polyface.runio.layout import CHECKPOINT, CONFIG, LOCK, RESULT, RunFolderError  # noqa: F401  (LOCK: re-exported)
-from polyface.runio.run_lock import RunLock, held
+from polyface.runio.layout import CHECKPOINT, CONFIG, RESULT, RunFolderError
+from polyface.runio.run_lock import held
 
 
 def release_free_heap() -> bool:
@@ -58,8 +58,6 @@ def seed_folder(out_dir: Path, seed: int) -> Path:
         ) from None
     return run_dir
 
-
-SeedLock = RunLock  # a gallery seed's lock is its run folder's lock
 
 
 @contextlib.contextmanager
